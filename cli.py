@@ -1,0 +1,148 @@
+"""reunite command line: thin commands that load config, build, run.
+
+Exit codes: 0 every input processed; 1 some inputs failed (the rest are done and reported);
+2 usage, config or model-setup error, with one line saying what and where.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.config import ConfigError, Config, dump_yaml, load_config
+from pipeline.errors import InputError, ModelError, OutputError
+
+
+class _ExitError(click.ClickException):
+    """One line on stderr and a chosen exit code, never a traceback."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"reunite: error: {self.format_message()}", err=True)
+
+
+def _config(config_file: str | None, sets: tuple[str, ...]) -> Config:
+    try:
+        return load_config(config_file, sets)
+    except ConfigError as exc:
+        raise _ExitError(f"config: {exc}", 2) from None
+
+
+_config_options = [
+    click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                 help="YAML config file layered over the defaults."),
+    click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+                 help="Override one config key (repeatable), e.g. --set detector.confidence=0.2"),
+]
+
+
+def config_options(f: Any) -> Any:
+    for opt in reversed(_config_options):
+        f = opt(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reunite", message="reunite %(version)s")
+def main() -> None:
+    """reunite: find the moments that matter in seized CCTV footage."""
+
+
+@contextmanager
+def _progress_bar(path: Path):  # noqa: ANN202 - click's progress bar type is private
+    class Bar:
+        bar: Any = None
+
+        def start(self, source: Any) -> None:
+            self.bar = click.progressbar(
+                length=source.expected_frames or 0, label=path.name[:40], file=sys.stderr,
+                show_pos=True,
+            )
+            self.bar.__enter__()
+
+        def frame(self, frame: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(1)
+
+    b = Bar()
+    try:
+        yield b
+    finally:
+        if b.bar is not None:
+            b.bar.__exit__(None, None, None)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (created private, 0700).")
+@config_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts).")
+def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: tuple[str, ...],
+         quiet: bool) -> None:
+    """Analyse video files or folders (recursed) and write results to --out."""
+    from detectors import build_person_detector
+    from pipeline.scan import UsageError, run_scan
+
+    cfg = _config(config_file, sets)
+    show_bars = not quiet and sys.stderr.isatty()
+    try:
+        manifest, code = run_scan(
+            list(inputs), Path(out_dir), cfg,
+            detector_factory=lambda: build_person_detector(cfg.detector, cfg.models),
+            argv=sys.argv, progress=_progress_bar if show_bars else None,
+        )
+    except (UsageError, ModelError) as exc:
+        raise _ExitError(str(exc), 2) from None
+    except OutputError as exc:
+        raise _ExitError(str(exc), 1) from None
+    s = manifest["summary"]
+    if s["inputs"] == 0:
+        raise _ExitError("no video files found in the inputs", 1)
+    if not quiet:
+        click.echo(
+            f"reunite: {s['inputs']} input(s): {s['ok']} ok, {s['partial']} partial, "
+            f"{s['failed']} failed; {s['skipped_non_video']} non-video file(s) skipped; "
+            f"manifest: {Path(out_dir) / 'manifest.json'}",
+            err=True,
+        )
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+def probe(file: str) -> None:
+    """Print what the container says about FILE (JSON)."""
+    from pipeline.ingest import probe as probe_file
+
+    try:
+        info = probe_file(file)
+    except InputError as exc:
+        raise _ExitError(str(exc), 1) from None
+    click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@config_options
+def config_show(config_file: str | None, sets: tuple[str, ...]) -> None:
+    """Print the resolved configuration (defaults, --config, --set) as YAML, with its hash."""
+    cfg = _config(config_file, sets)
+    click.echo(dump_yaml(cfg), nl=False)
+    click.echo(f"# config hash: {cfg.hash()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Typed, layered configuration: defaults → ``--config FILE`` → ``--set a.b=value``.
+
+The pydantic models below are the single source of defaults; ``configs/default.yaml`` mirrors
+them with a comment on every key (a test keeps the two equal). Unknown keys and bad values raise
+:class:`ConfigError` naming the key path, which the CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A user-caused configuration problem; the message names the key path."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Section):
+    analysis_fps: float = Field(10.0, ge=0.0, le=240.0)
+    queue_size: int = Field(16, ge=1, le=1024)
+    decode_threads: int = Field(0, ge=0, le=64)
+    max_consecutive_faults: int = Field(50, ge=1)
+    truncation_tolerance_s: float = Field(1.0, ge=0.0)
+
+
+class DetectorConfig(_Section):
+    model: str = "yolox_nano"
+    confidence: float = Field(0.1, ge=0.0, le=1.0)
+    nms_iou: float = Field(0.45, gt=0.0, le=1.0)
+    input_size: int = Field(416, ge=64, le=2048)
+    tiling: Literal["off", "auto", "always"] = "auto"
+    tile_overlap: float = Field(0.2, ge=0.0, lt=1.0)
+
+    @field_validator("tiling", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false and `on` as true.
+        return {False: "off", True: "always"}.get(v, v) if isinstance(v, bool) else v
+    min_box_height: float = Field(8.0, ge=0.0)
+    threads: int = Field(2, ge=1, le=64)
+
+
+class TrackerConfig(_Section):
+    type: str = "bytetrack"
+    high_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    low_threshold: float = Field(0.1, ge=0.0, le=1.0)
+    new_track_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    match_iou: float = Field(0.2, gt=0.0, le=1.0)
+    low_match_iou: float = Field(0.5, gt=0.0, le=1.0)
+    lost_timeout_s: float = Field(3.0, gt=0.0)
+    min_hits: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> TrackerConfig:
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"low_threshold ({self.low_threshold}) must be <= high_threshold "
+                f"({self.high_threshold})"
+            )
+        return self
+
+
+class ModelsConfig(_Section):
+    dir: str | None = None
+    cache_dir: str = "~/.cache/reunite/models"
+    allow_download: bool = False
+
+
+class OutputConfig(_Section):
+    annotated_video: bool = True
+    video_crf: int = Field(23, ge=0, le=51)
+    mot_txt: bool = True
+
+
+class Config(_Section):
+    ingest: IngestConfig = IngestConfig()
+    detector: DetectorConfig = DetectorConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    models: ModelsConfig = ModelsConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved config."""
+        return config_hash(self.to_dict())
+
+
+def config_hash(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _format_error(err: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(root)"
+        if prefix:
+            path = f"{prefix}.{path}" if path != "(root)" else prefix
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key{_known_keys_hint(e['loc'])}")
+        else:
+            lines.append(f"{path}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(lines)
+
+
+def _known_keys_hint(loc: tuple[Any, ...]) -> str:
+    model: Any = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return ""
+        model = field.annotation
+    if hasattr(model, "model_fields"):
+        return f" (known: {', '.join(model.model_fields)})"
+    return ""
+
+
+def parse_set(expr: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value`` into a key path and a YAML-typed value.
+
+    Raises:
+        ConfigError: the expression has no ``=`` or an empty key segment.
+    """
+    if "=" not in expr:
+        raise ConfigError(f"--set {expr!r}: expected KEY.PATH=VALUE")
+    key, raw = expr.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(p.strip() for p in parts):
+        raise ConfigError(f"--set {expr!r}: empty key segment in {key!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
+    return [p.strip() for p in parts], value
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_config(path: str | Path | None = None, sets: list[str] | tuple[str, ...] = ()) -> Config:
+    """Resolve the configuration: model defaults, then a YAML file, then ``--set`` overrides.
+
+    Raises:
+        ConfigError: unreadable file, invalid YAML, unknown key or bad value (message names the
+            key path and what was expected).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {str(p)!r}: cannot read ({exc})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(p)!r}: invalid YAML ({exc})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"config file {str(p)!r}: expected a mapping of sections, got {type(loaded).__name__}"
+            )
+        data = loaded
+    for expr in sets:
+        keys, value = parse_set(expr)
+        node = data
+        for i, k in enumerate(keys[:-1]):
+            nxt = node.get(k)
+            if nxt is None:
+                nxt = node[k] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{'.'.join(keys[: i + 1])}: is a value, not a section")
+            node = nxt
+        node[keys[-1]] = value
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,30 @@
+"""Errors a user can cause. The CLI prints them as one line; anything else is a bug and keeps
+its traceback."""
+
+from __future__ import annotations
+
+
+class ReuniteError(Exception):
+    """Base of the user-caused errors."""
+
+
+class InputError(ReuniteError):
+    """An input file cannot be processed (missing, unreadable, not a video, corrupt).
+
+    Attributes:
+        path: the file as given by the user.
+        reason: one line saying what is wrong.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ModelError(ReuniteError):
+    """A model file is missing, fails its checksum, or cannot be loaded."""
+
+
+class OutputError(ReuniteError):
+    """An output cannot be written (disk full, permissions, a path escaping the output folder)."""

@@ -1,0 +1,223 @@
+"""Analyse one source: hash → decode (reader thread) → detect → track → outputs → hash again.
+
+Stages are steps over the frame stream, each with its own state, built once per source
+(``reset`` semantics by construction): a tracker never carries ids from one file to the next.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detectors.base import PersonDetector
+from detectors.models import sha256_file
+from pipeline.config import Config
+from pipeline.errors import InputError
+from pipeline.ingest import VideoSource
+from pipeline.inputs import source_slug
+from pipeline.outputs.atomic import write_json_atomic
+from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
+from pipeline.outputs.video import Annotator, VideoWriter
+from pipeline.stream import threaded
+from pipeline.types import Detections, Frame
+from tracking import TrackHistory, build_tracker
+
+
+@dataclass
+class SourceResult:
+    """What happened to one input; becomes its entry in the manifest.
+
+    ``status``: ``ok`` (decoded to its end), ``partial`` (outputs written for the part that
+    decoded, then the file stopped: truncated or corrupt), ``failed`` (nothing usable).
+    """
+
+    path: str
+    status: str = "failed"
+    error: str | None = None
+    sha256_before: str | None = None
+    sha256_after: str | None = None
+    size_bytes: int | None = None
+    mtime_ns_before: int | None = None
+    mtime_ns_after: int | None = None
+    slug: str | None = None
+    probe: dict[str, Any] | None = None
+    decode: dict[str, Any] | None = None
+    n_tracks: int = 0
+    n_detections: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.totals[name] = self.totals.get(name, 0.0) + seconds
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.totals.items()}
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def process_source(
+    path: Path,
+    out_dir: Path,
+    cfg: Config,
+    detector: PersonDetector,
+    on_start: Callable[[VideoSource], None] | None = None,
+    on_frame: Callable[[Frame], None] | None = None,
+) -> SourceResult:
+    """Run the analysis pass over one file and write its per-source outputs.
+
+    User-caused problems (unreadable, not a video, corrupt) end in ``status`` ``failed`` or
+    ``partial`` with a one-line ``error``; bugs propagate with their traceback.
+
+    Args:
+        path: the original (opened read-only, hashed before and after).
+        out_dir: the scan's output folder; this source writes under ``sources/<slug>/``.
+        cfg: resolved configuration.
+        detector: a loaded person detector (shared across sources; it holds no per-source state).
+        on_start: called with the opened source (e.g. to size a progress bar).
+        on_frame: called after each analysed frame.
+    """
+    res = SourceResult(path=str(path))
+    timer = _Timer()
+    t0 = time.perf_counter()
+    try:
+        if not path.is_file():
+            raise InputError(str(path), "not a regular file" if path.exists() else "file not found")
+        res.size_bytes, res.mtime_ns_before = _stat(path)
+        res.sha256_before = sha256_file(path)
+    except PermissionError:
+        res.error = f"{path}: permission denied (cannot open for reading)"
+        return res
+    except InputError as exc:
+        res.error = str(exc)
+        return res
+    except OSError as exc:
+        res.error = f"{path}: cannot read ({exc.strerror or exc})"
+        return res
+    timer.add("hash", time.perf_counter() - t0)
+    res.slug = source_slug(path, res.sha256_before)
+    src_dir = out_dir / "sources" / res.slug
+    try:
+        source = VideoSource(
+            path,
+            source_id=str(path),
+            analysis_fps=cfg.ingest.analysis_fps,
+            decode_threads=cfg.ingest.decode_threads,
+            max_consecutive_faults=cfg.ingest.max_consecutive_faults,
+            truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
+        )
+    except InputError as exc:
+        res.error = str(exc)
+        _rehash(path, res)
+        return res
+    res.probe = source.probe.to_dict()
+    if on_start:
+        on_start(source)
+    src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    history = _analyse(source, src_dir, cfg, detector, timer, res, on_frame)
+    res.decode = source.report.to_dict()
+    tracks = history.tracks()
+    res.n_tracks = len(tracks)
+    t = time.perf_counter()
+    write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
+    res.outputs["tracks_jsonl"] = f"sources/{res.slug}/tracks.jsonl"
+    if cfg.output.mot_txt:
+        write_mot(tracks, src_dir / "tracks_mot.txt")
+        res.outputs["tracks_mot"] = f"sources/{res.slug}/tracks_mot.txt"
+    timer.add("write", time.perf_counter() - t)
+    rep = source.report
+    if rep.frames_analysed == 0:
+        res.status, res.error = "failed", f"{path}: {rep.error or 'no frame could be decoded'}"
+    elif rep.error:
+        res.status, res.error = "partial", f"{path}: {rep.error}"
+    else:
+        res.status = "ok"
+    _rehash(path, res)
+    res.timings_s = timer.rounded()
+    res.timings_s["total"] = round(time.perf_counter() - t0, 3)
+    write_json_atomic(src_dir / "source.json", res.to_dict())
+    return res
+
+
+def _analyse(
+    source: VideoSource,
+    src_dir: Path,
+    cfg: Config,
+    detector: PersonDetector,
+    timer: _Timer,
+    res: SourceResult,
+    on_frame: Callable[[Frame], None] | None,
+) -> TrackHistory:
+    tracker = build_tracker(cfg.tracker)
+    history = TrackHistory(source.source_id)
+    writer: VideoWriter | None = None
+    annotator = Annotator() if cfg.output.annotated_video else None
+    title = Path(source.source_id).name[:48]
+    fps = cfg.ingest.analysis_fps or source.probe.avg_fps or 10.0
+    if source.probe.avg_fps:
+        fps = min(fps, source.probe.avg_fps)
+    frames = iter(threaded(source, maxsize=cfg.ingest.queue_size))
+    try:
+        while True:
+            t = time.perf_counter()
+            frame = next(frames, None)
+            timer.add("decode_wait", time.perf_counter() - t)
+            if frame is None:
+                break
+            t = time.perf_counter()
+            det = detector.detect(frame.image)
+            t2 = time.perf_counter()
+            timer.add("detect", t2 - t)
+            tracked: Detections = tracker.update(det, frame.pts_s)
+            history.add(tracked, frame.pts_s, frame.index)
+            t3 = time.perf_counter()
+            timer.add("track", t3 - t2)
+            res.n_detections += len(det)
+            if annotator is not None:
+                if writer is None:
+                    writer = VideoWriter(
+                        src_dir / "annotated.mp4", frame.width, frame.height, fps,
+                        cfg.output.video_crf,
+                    )
+                writer.write(annotator(frame, tracked, title))
+                timer.add("annotate_encode", time.perf_counter() - t3)
+            if on_frame:
+                on_frame(frame)
+        if writer is not None:
+            t = time.perf_counter()
+            writer.close()
+            timer.add("annotate_encode", time.perf_counter() - t)
+            res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"
+            writer = None
+    finally:
+        if writer is not None:
+            writer.abort()
+    return history
+
+
+def _rehash(path: Path, res: SourceResult) -> None:
+    """Hash the original again; a change is reported loudly (it must never happen)."""
+    try:
+        res.sha256_after = sha256_file(path)
+        _, res.mtime_ns_after = _stat(path)
+    except OSError as exc:
+        res.error = (res.error + "; " if res.error else "") + f"cannot re-hash original ({exc})"
+        return
+    if res.sha256_before and res.sha256_after != res.sha256_before:
+        res.status = "failed"
+        res.error = f"{path}: ORIGINAL CHANGED DURING THE SCAN (sha256 before/after differ)"

