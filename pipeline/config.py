@@ -70,6 +70,35 @@ class TrackerConfig(_Section):
         return self
 
 
+class AttributesConfig(_Section):
+    child_height_ratio: float = Field(0.78, gt=0.0, lt=1.5)
+    ratio_softness: float = Field(0.05, gt=0.0, le=0.5)
+    min_tracks_for_perspective: int = Field(3, ge=2)
+    edge_margin_px: float = Field(3.0, ge=0.0)
+
+
+class EventsConfig(_Section):
+    carry_min_duration_s: float = Field(1.0, gt=0.0)
+    carry_max_gap_s: float = Field(4.0, ge=0.0)
+    carry_min_off_ground: float = Field(0.2, ge=0.0, le=1.0)
+    carry_size_ratio: tuple[float, float] = (0.2, 0.8)
+    carry_min_containment: float = Field(0.35, ge=0.0, le=1.0)
+    carry_max_relative_speed: float = Field(0.6, gt=0.0)
+    lead_min_duration_s: float = Field(3.0, gt=0.0)
+    lead_max_gap_s: float = Field(2.0, ge=0.0)
+    lead_max_distance: float = Field(0.6, gt=0.0)
+    lead_min_speed: float = Field(0.15, ge=0.0)
+    lead_max_relative_speed: float = Field(0.35, gt=0.0)
+    min_score: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _size_range(self) -> EventsConfig:
+        lo, hi = self.carry_size_ratio
+        if not 0 < lo < hi <= 1.5:
+            raise ValueError(f"carry_size_ratio must be [low, high] with 0 < low < high <= 1.5, got {[lo, hi]}")
+        return self
+
+
 class ModelsConfig(_Section):
     dir: str | None = None
     cache_dir: str = "~/.cache/reunite/models"
@@ -86,6 +115,8 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     detector: DetectorConfig = DetectorConfig()
     tracker: TrackerConfig = TrackerConfig()
+    attributes: AttributesConfig = AttributesConfig()
+    events: EventsConfig = EventsConfig()
     models: ModelsConfig = ModelsConfig()
     output: OutputConfig = OutputConfig()
 

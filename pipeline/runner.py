@@ -1,4 +1,5 @@
-"""Analyse one source: hash → decode (reader thread) → detect → track → outputs → hash again.
+"""Analyse one source: hash → decode (reader thread) → detect → track → age groups → events →
+outputs → render pass → hash again.
 
 Stages are steps over the frame stream, each with its own state, built once per source
 (``reset`` semantics by construction): a tracker never carries ids from one file to the next.
@@ -17,11 +18,13 @@ from detectors.base import PersonDetector
 from detectors.models import sha256_file
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.attributes import classify_tracks
+from pipeline.events import find_events
 from pipeline.ingest import VideoSource
 from pipeline.inputs import source_slug
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
-from pipeline.outputs.video import Annotator, VideoWriter
+from pipeline.outputs.render import render_annotated
 from pipeline.stream import threaded
 from pipeline.types import Detections, Frame
 from tracking import TrackHistory, build_tracker
@@ -48,6 +51,7 @@ class SourceResult:
     decode: dict[str, Any] | None = None
     n_tracks: int = 0
     n_detections: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -113,14 +117,7 @@ def process_source(
     res.slug = source_slug(path, res.sha256_before)
     src_dir = out_dir / "sources" / res.slug
     try:
-        source = VideoSource(
-            path,
-            source_id=str(path),
-            analysis_fps=cfg.ingest.analysis_fps,
-            decode_threads=cfg.ingest.decode_threads,
-            max_consecutive_faults=cfg.ingest.max_consecutive_faults,
-            truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
-        )
+        source = _open_source(path, cfg)
     except InputError as exc:
         res.error = str(exc)
         _rehash(path, res)
@@ -129,10 +126,15 @@ def process_source(
     if on_start:
         on_start(source)
     src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    history = _analyse(source, src_dir, cfg, detector, timer, res, on_frame)
+    history = _analyse(source, cfg, detector, timer, res, on_frame)
     res.decode = source.report.to_dict()
     tracks = history.tracks()
     res.n_tracks = len(tracks)
+    t = time.perf_counter()
+    classify_tracks(tracks, source.probe.height, cfg.attributes)
+    events = find_events(tracks, cfg.events)
+    res.events = [e.to_dict() for e in events]
+    timer.add("events", time.perf_counter() - t)
     t = time.perf_counter()
     write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
     res.outputs["tracks_jsonl"] = f"sources/{res.slug}/tracks.jsonl"
@@ -140,6 +142,18 @@ def process_source(
         write_mot(tracks, src_dir / "tracks_mot.txt")
         res.outputs["tracks_mot"] = f"sources/{res.slug}/tracks_mot.txt"
     timer.add("write", time.perf_counter() - t)
+    if cfg.output.annotated_video and source.report.frames_analysed:
+        t = time.perf_counter()
+        fps = cfg.ingest.analysis_fps or source.probe.avg_fps or 10.0
+        if source.probe.avg_fps:
+            fps = min(fps, source.probe.avg_fps)
+        n = render_annotated(
+            lambda: _open_source(path, cfg), tracks, events, src_dir / "annotated.mp4", fps,
+            cfg.output.video_crf, title=path.name[:48],
+        )
+        if n:
+            res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"
+        timer.add("render", time.perf_counter() - t)
     rep = source.report
     if rep.frames_analysed == 0:
         res.status, res.error = "failed", f"{path}: {rep.error or 'no frame could be decoded'}"
@@ -154,59 +168,45 @@ def process_source(
     return res
 
 
+def _open_source(path: Path, cfg: Config) -> VideoSource:
+    return VideoSource(
+        path,
+        source_id=str(path),
+        analysis_fps=cfg.ingest.analysis_fps,
+        decode_threads=cfg.ingest.decode_threads,
+        max_consecutive_faults=cfg.ingest.max_consecutive_faults,
+        truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
+    )
+
+
 def _analyse(
     source: VideoSource,
-    src_dir: Path,
     cfg: Config,
     detector: PersonDetector,
     timer: _Timer,
     res: SourceResult,
     on_frame: Callable[[Frame], None] | None,
 ) -> TrackHistory:
+    """The streaming analysis pass: decode (reader thread) → detect → track → history."""
     tracker = build_tracker(cfg.tracker)
     history = TrackHistory(source.source_id)
-    writer: VideoWriter | None = None
-    annotator = Annotator() if cfg.output.annotated_video else None
-    title = Path(source.source_id).name[:48]
-    fps = cfg.ingest.analysis_fps or source.probe.avg_fps or 10.0
-    if source.probe.avg_fps:
-        fps = min(fps, source.probe.avg_fps)
     frames = iter(threaded(source, maxsize=cfg.ingest.queue_size))
-    try:
-        while True:
-            t = time.perf_counter()
-            frame = next(frames, None)
-            timer.add("decode_wait", time.perf_counter() - t)
-            if frame is None:
-                break
-            t = time.perf_counter()
-            det = detector.detect(frame.image)
-            t2 = time.perf_counter()
-            timer.add("detect", t2 - t)
-            tracked: Detections = tracker.update(det, frame.pts_s)
-            history.add(tracked, frame.pts_s, frame.index)
-            t3 = time.perf_counter()
-            timer.add("track", t3 - t2)
-            res.n_detections += len(det)
-            if annotator is not None:
-                if writer is None:
-                    writer = VideoWriter(
-                        src_dir / "annotated.mp4", frame.width, frame.height, fps,
-                        cfg.output.video_crf,
-                    )
-                writer.write(annotator(frame, tracked, title))
-                timer.add("annotate_encode", time.perf_counter() - t3)
-            if on_frame:
-                on_frame(frame)
-        if writer is not None:
-            t = time.perf_counter()
-            writer.close()
-            timer.add("annotate_encode", time.perf_counter() - t)
-            res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"
-            writer = None
-    finally:
-        if writer is not None:
-            writer.abort()
+    while True:
+        t = time.perf_counter()
+        frame = next(frames, None)
+        timer.add("decode_wait", time.perf_counter() - t)
+        if frame is None:
+            break
+        t = time.perf_counter()
+        det = detector.detect(frame.image)
+        t2 = time.perf_counter()
+        timer.add("detect", t2 - t)
+        tracked: Detections = tracker.update(det, frame.pts_s)
+        history.add(tracked, frame.pts_s, frame.index)
+        timer.add("track", time.perf_counter() - t2)
+        res.n_detections += len(det)
+        if on_frame:
+            on_frame(frame)
     return history
 
 

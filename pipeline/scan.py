@@ -24,6 +24,27 @@ from pipeline.outputs.atomic import write_json_atomic
 from pipeline.runner import SourceResult, process_source
 
 MANIFEST = "manifest.json"
+EVENTS = "events.json"
+
+
+def collect_events(results: list[SourceResult]) -> list[dict[str, Any]]:
+    """All sources' events in one list (ARCHITECTURE.md's contract), highest score first.
+
+    ``clip`` and ``thumbnail`` are null until the render pass cuts per-event clips.
+    """
+    out: list[dict[str, Any]] = []
+    for r in results:
+        for k, ev in enumerate(r.events, 1):
+            out.append({
+                "id": f"{r.slug}-e{k}",
+                **{key: ev[key] for key in ("type", "source")},
+                "source_sha256": r.sha256_before,
+                **{key: ev[key] for key in ev if key not in ("type", "source")},
+                "clip": None,
+                "thumbnail": None,
+                "annotated_video": r.outputs.get("annotated_video"),
+            })
+    return sorted(out, key=lambda e: (-e["score"], e["source"], e["start_s"]))
 
 
 class UsageError(ReuniteError):
@@ -115,10 +136,15 @@ def run_scan(
                 f"fault(s) (first: {d['fault_messages'][0]})"
             )
         manifest["inputs"] = [x.to_dict() for x in results]
+        write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
         write_json_atomic(out_dir / MANIFEST, manifest)
+    write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
     n = {s: sum(r.status == s for r in results) for s in ("ok", "partial", "failed")}
     manifest["inputs"] = [x.to_dict() for x in results]
-    manifest["summary"] = {"inputs": len(results), **n, "skipped_non_video": len(found.skipped)}
+    manifest["summary"] = {
+        "inputs": len(results), **n, "skipped_non_video": len(found.skipped),
+        "events": sum(len(r.events) for r in results),
+    }
     manifest["run"]["finished_utc"] = _now()
     manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
     manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST})

@@ -214,3 +214,43 @@ class Track:
                 for t, i, b, c in zip(self.pts_s, self.frame_index, self.xyxy, self.confidence)
             ],
         }
+
+
+@dataclass
+class Event:
+    """Something a reviewer should look at: a carry or a lead-away between two tracks.
+
+    Attributes:
+        type: ``carry`` or ``lead_away``.
+        source_id: the source.
+        start_s, end_s: span in source seconds (container pts).
+        adult_track: track id of the adult.
+        child_track: track id(s) of the child (several when the child's track broke and was
+            linked, e.g. after a put-down and pick-up).
+        score: 0–1; carry events score above lead-away events of the same strength.
+        evidence: per-observation features that made it fire (time, cue values), for review.
+        summary: one line saying why it fired.
+    """
+
+    type: str
+    source_id: str
+    start_s: float
+    end_s: float
+    adult_track: int
+    child_track: list[int]
+    score: float
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "source": self.source_id,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "adult_track": self.adult_track,
+            "child_track": self.child_track[0] if len(self.child_track) == 1 else self.child_track,
+            "score": round(self.score, 3),
+            "summary": self.summary,
+            "evidence": self.evidence,
+        }

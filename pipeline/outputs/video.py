@@ -27,41 +27,57 @@ def ffmpeg_exe() -> str:
 
 
 class Annotator:
-    """Draws detections with track ids and a time banner on a copy of the frame."""
+    """Draws boxes coloured by age group (adult blue, child red, unknown grey) with labels,
+    a time banner and, while an event is active, an event banner."""
 
     def __init__(self) -> None:
         import supervision as sv
 
         self._sv = sv
-        self._box = sv.BoxAnnotator(thickness=2, color_lookup=sv.ColorLookup.TRACK)
+        palette = sv.ColorPalette.from_hex(["#3C9DFF", "#FF3838", "#AAAAAA"])
+        self._box = sv.BoxAnnotator(color=palette, thickness=2, color_lookup=sv.ColorLookup.CLASS)
         self._label = sv.LabelAnnotator(
-            text_scale=0.5, text_padding=3, color_lookup=sv.ColorLookup.TRACK
+            color=palette, text_scale=0.5, text_padding=3, color_lookup=sv.ColorLookup.CLASS
         )
 
-    def __call__(self, frame: Frame, detections: Detections, title: str) -> np.ndarray:
-        """Return an annotated H×W×3 BGR copy of ``frame.image``."""
+    def __call__(
+        self,
+        frame: Frame,
+        detections: Detections,
+        title: str,
+        labels: list[str] | None = None,
+        banner: str = "",
+    ) -> np.ndarray:
+        """Return an annotated H×W×3 BGR copy of ``frame.image``.
+
+        ``detections.class_id`` picks the colour (0 adult, 1 child, 2 unknown).
+        """
         image = frame.image.copy()
-        if len(detections) and detections.tracker_id is not None:
+        if len(detections):
             svd = self._sv.Detections(
                 xyxy=detections.xyxy.astype(np.float32),
                 confidence=detections.confidence,
                 class_id=detections.class_id,
                 tracker_id=detections.tracker_id,
             )
-            labels = [
-                f"#{t} {c:.2f}" for t, c in zip(detections.tracker_id, detections.confidence)
-            ]
+            if labels is None:
+                labels = [f"#{t}" for t in (detections.tracker_id if detections.tracker_id is not None else [])]
             image = self._box.annotate(image, svd)
             image = self._label.annotate(image, svd, labels=labels)
-        banner = f"{title}  t={frame.pts_s:8.2f}s  frame {frame.index}"
         scale = max(0.4, min(1.0, image.shape[1] / 1280))
-        (tw, th), base = cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        cv2.rectangle(image, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
-        cv2.putText(
-            image, banner, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
-            cv2.LINE_AA,
-        )
+        y = _text_bar(image, f"{title}  t={frame.pts_s:8.2f}s  frame {frame.index}", 0, scale, (0, 0, 0))
+        if banner:
+            _text_bar(image, banner, y, scale, (0, 0, 200))
         return image
+
+
+def _text_bar(image: np.ndarray, text: str, y: int, scale: float, bg: tuple[int, int, int]) -> int:
+    """White text on a filled bar at row ``y``; returns the row below the bar."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(image, (0, y), (tw + 8, y + th + base + 8), bg, -1)
+    cv2.putText(image, text, (4, y + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return y + th + base + 8
 
 
 class VideoWriter:

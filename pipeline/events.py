@@ -1,0 +1,245 @@
+"""Carry and lead-away events from pairs of track histories.
+
+Both rest on the geometry of two people over time, not on how they look:
+
+carry — a smaller person held by a bigger one: at the same instants the small box overlaps the
+big one (``containment``: share of the small box inside the big one), its bottom is well above
+the big person's feet (``off_ground``, in big-person heights: a carried child's feet hang at
+hip or chest level), its height is a fraction of the big one's (``size_ratio``), and the two
+move together (``relative_speed``: how fast the small box moves relative to the big one, in
+big-person heights per second). Qualifying instants closer than ``carry_max_gap_s`` join, so a
+short occlusion, or a put-down and pick-up within a few seconds, gives one event; the child's
+track may break meanwhile, and the event then lists every child track it joined.
+
+lead_away — an adult and a child (by the track's age group) on the ground side by side (feet at
+the same depth, close together), both walking with the same velocity for at least
+``lead_min_duration_s``. It scores below carry.
+
+Each event keeps its evidence: per instant, the cue values that made it qualify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import EventsConfig
+from pipeline.types import Event, Track
+
+
+@dataclass
+class _Pair:
+    """Two tracks at their common instants: times (T,), boxes (T, 4) each."""
+
+    big: Track
+    small: Track
+    t: np.ndarray
+    a: np.ndarray
+    c: np.ndarray
+
+
+def _common(big: Track, small: Track) -> _Pair | None:
+    tb = {t: i for i, t in enumerate(big.pts_s)}
+    idx = [(tb[t], j) for j, t in enumerate(small.pts_s) if t in tb]
+    if len(idx) < 2:
+        return None
+    ia, ic = np.asarray(idx).T
+    return _Pair(big, small, np.asarray(big.pts_s)[ia], big.boxes()[ia], small.boxes()[ic])
+
+
+def _relative_speed(p: _Pair, h: np.ndarray) -> np.ndarray:
+    """|d(centre_small - centre_big)/dt| per instant, in big-person heights per second."""
+    ca = (p.a[:, :2] + p.a[:, 2:]) / 2
+    cc = (p.c[:, :2] + p.c[:, 2:]) / 2
+    rel = cc - ca
+    if len(p.t) < 2:
+        return np.zeros(len(p.t))
+    d = np.gradient(rel, p.t, axis=0)
+    return np.linalg.norm(d, axis=1) / np.maximum(h, 1.0)
+
+
+def _segments(t: np.ndarray, on: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
+    """Runs of ``on`` instants, joined across gaps of at most ``max_gap`` seconds."""
+    segs: list[tuple[int, int]] = []
+    start = last = None
+    for i in np.flatnonzero(on):
+        if start is None:
+            start = last = i
+        elif t[i] - t[last] <= max_gap:
+            last = i
+        else:
+            segs.append((start, last))
+            start = last = i
+    if start is not None:
+        segs.append((start, last))
+    return segs
+
+
+def _carry_features(p: _Pair) -> dict[str, np.ndarray]:
+    a, c = p.a, p.c
+    ha = a[:, 3] - a[:, 1]
+    hc = c[:, 3] - c[:, 1]
+    lt = np.maximum(a[:, :2], c[:, :2])
+    rb = np.minimum(a[:, 2:], c[:, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(axis=1)
+    area_c = np.maximum((c[:, 2] - c[:, 0]) * hc, 1.0)
+    return {
+        "containment": inter / area_c,
+        "off_ground": (a[:, 3] - c[:, 3]) / np.maximum(ha, 1.0),
+        "size_ratio": hc / np.maximum(ha, 1.0),
+        "relative_speed": _relative_speed(p, ha),
+    }
+
+
+def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = cfg.carry_size_ratio
+    on = (
+        (f["containment"] >= cfg.carry_min_containment)
+        & (f["off_ground"] >= cfg.carry_min_off_ground)
+        & (f["size_ratio"] >= lo)
+        & (f["size_ratio"] <= hi)
+        & (f["relative_speed"] <= cfg.carry_max_relative_speed)
+    )
+    # Strength per instant: how clearly each cue clears its threshold (0..1 each, averaged).
+    strength = np.mean(
+        [
+            np.clip(f["containment"], 0, 1),
+            np.clip(f["off_ground"] / 0.5, 0, 1),
+            np.clip(1 - f["relative_speed"] / cfg.carry_max_relative_speed, 0, 1),
+        ],
+        axis=0,
+    )
+    return on, strength
+
+
+def _evidence(t: np.ndarray, f: dict[str, np.ndarray], sel: np.ndarray, n: int = 12) -> list[dict]:
+    pick = sel if len(sel) <= n else sel[np.linspace(0, len(sel) - 1, n).round().astype(int)]
+    return [
+        {"t_s": round(float(t[i]), 3), **{k: round(float(v[i]), 3) for k, v in f.items()}}
+        for i in pick
+    ]
+
+
+def carry_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
+    """Every carry: pairs (big, small) whose instants qualify for ``carry_min_duration_s``."""
+    raw: list[Event] = []
+    for big in tracks:
+        for small in tracks:
+            if small is big:
+                continue
+            p = _common(big, small)
+            if p is None:
+                continue
+            f = _carry_features(p)
+            on, strength = _carry_instants(f, cfg)
+            for s, e in _segments(p.t, on, cfg.carry_max_gap_s):
+                sel = np.arange(s, e + 1)[on[s : e + 1]]
+                qualifying = _on_duration(p.t, on, s, e)
+                if qualifying < cfg.carry_min_duration_s:
+                    continue
+                raw.append(
+                    Event(
+                        type="carry",
+                        source_id=big.source_id,
+                        start_s=float(p.t[s]),
+                        end_s=float(p.t[e]),
+                        adult_track=big.track_id,
+                        child_track=[small.track_id],
+                        score=float(np.mean(strength[sel])),
+                        evidence=_evidence(p.t, f, sel),
+                    )
+                )
+    return _link(raw, cfg.carry_max_gap_s, cfg.carry_min_duration_s, carry=True)
+
+
+def _on_duration(t: np.ndarray, on: np.ndarray, s: int, e: int) -> float:
+    """Seconds covered by qualifying instants in [s, e] (each instant up to the next one)."""
+    idx = np.arange(s, e + 1)
+    nxt = np.minimum(idx + 1, len(t) - 1)
+    dt = np.where(nxt > idx, t[nxt] - t[idx], 0.0)
+    med = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    dt = np.minimum(dt, 2 * med) if med > 0 else dt
+    return float(dt[on[idx]].sum())
+
+
+def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool) -> list[Event]:
+    """Join events of the same adult closer than ``max_gap`` (the child's track may differ)."""
+    events.sort(key=lambda ev: (ev.adult_track, ev.start_s))
+    out: list[Event] = []
+    for ev in events:
+        prev = out[-1] if out else None
+        if prev is not None and prev.adult_track == ev.adult_track and ev.start_s - prev.end_s <= max_gap:
+            span_prev = prev.end_s - prev.start_s
+            span_ev = ev.end_s - ev.start_s
+            prev.score = (prev.score * span_prev + ev.score * span_ev) / max(span_prev + span_ev, 1e-6)
+            prev.end_s = max(prev.end_s, ev.end_s)
+            prev.child_track = sorted(set(prev.child_track) | set(ev.child_track))
+            prev.evidence = prev.evidence + ev.evidence
+            continue
+        out.append(ev)
+    for ev in out:
+        # Carry scores 0.5–1.0 by strength; lead-away 0.2–0.45 (always below a carry).
+        base, span = (0.5, 0.5) if carry else (0.2, 0.25)
+        ev.score = round(base + span * float(np.clip(ev.score, 0, 1)), 3)
+        kids = ", ".join(f"#{k}" for k in ev.child_track)
+        ev.summary = (
+            f"{ev.type}: track #{ev.adult_track} with {kids} for {ev.end_s - ev.start_s:.1f} s"
+        )
+    return out
+
+
+def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequence[Event] = ()) -> list[Event]:
+    """Adult and child walking together on the ground for ``lead_min_duration_s``."""
+    raw: list[Event] = []
+    adults = [t for t in tracks if t.attributes.get("age_group") == "adult"]
+    children = [t for t in tracks if t.attributes.get("age_group") == "child"]
+    for a in adults:
+        for c in children:
+            p = _common(a, c)
+            if p is None:
+                continue
+            ha = p.a[:, 3] - p.a[:, 1]
+            ca = (p.a[:, :2] + p.a[:, 2:]) / 2
+            cc = (p.c[:, :2] + p.c[:, 2:]) / 2
+            va = np.gradient(ca, p.t, axis=0)
+            vc = np.gradient(cc, p.t, axis=0)
+            speed = np.linalg.norm(va, axis=1) / np.maximum(ha, 1)
+            gap_x = np.maximum(0, np.maximum(p.a[:, 0], p.c[:, 0]) - np.minimum(p.a[:, 2], p.c[:, 2]))
+            f = {
+                "distance": gap_x / np.maximum(ha, 1),
+                "depth_difference": np.abs(p.a[:, 3] - p.c[:, 3]) / np.maximum(ha, 1),
+                "speed": speed,
+                "relative_speed": np.linalg.norm(va - vc, axis=1) / np.maximum(ha, 1),
+            }
+            on = (
+                (f["distance"] <= cfg.lead_max_distance)
+                & (f["depth_difference"] <= 0.15)
+                & (f["speed"] >= cfg.lead_min_speed)
+                & (f["relative_speed"] <= cfg.lead_max_relative_speed)
+            )
+            for ev in carried:
+                if ev.adult_track == a.track_id and c.track_id in ev.child_track:
+                    on &= ~((p.t >= ev.start_s) & (p.t <= ev.end_s))
+            strength = np.clip(1 - f["relative_speed"] / cfg.lead_max_relative_speed, 0, 1)
+            for s, e in _segments(p.t, on, cfg.lead_max_gap_s):
+                if _on_duration(p.t, on, s, e) < cfg.lead_min_duration_s:
+                    continue
+                sel = np.arange(s, e + 1)[on[s : e + 1]]
+                raw.append(
+                    Event("lead_away", a.source_id, float(p.t[s]), float(p.t[e]), a.track_id,
+                          [c.track_id], float(np.mean(strength[sel])), _evidence(p.t, f, sel))
+                )
+    return _link(raw, cfg.lead_max_gap_s, cfg.lead_min_duration_s, carry=False)
+
+
+def find_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
+    """Carry events, then lead-away events outside them; sorted by start time.
+
+    Tracks need ``attributes['age_group']`` (see pipeline.attributes) for lead-away.
+    """
+    carry = carry_events(tracks, cfg)
+    lead = lead_away_events(tracks, cfg, carry)
+    events = [e for e in carry + lead if e.score >= cfg.min_score]
+    return sorted(events, key=lambda e: (e.start_s, e.type, e.adult_track))

@@ -1,0 +1,139 @@
+"""Carry and lead-away on synthetic track histories (640x480 scene, 10 fps, pts in seconds).
+
+People are boxes: an adult 200 px tall with feet at y=400 walking at 160 px/s (≈1.4 m/s for
+1.75 m); a child 90–120 px. Each test builds what a camera would show and asks for the events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.attributes import classify_tracks
+from pipeline.config import AttributesConfig, EventsConfig
+from pipeline.events import find_events
+from pipeline.types import Track
+
+FPS = 10
+H = 480
+
+
+def track(tid: int, times, box_at) -> Track:
+    t = Track(tid, "cam.mp4")
+    for s in times:
+        t.add(float(s), int(round(s * FPS)), np.asarray(box_at(s), np.float32), 0.8)
+    return t
+
+
+def secs(a: float, b: float) -> np.ndarray:
+    return np.round(np.arange(a, b, 1 / FPS), 3)
+
+
+def adult(x: float, feet: float = 400, h: float = 200):
+    return (x - 30, feet - h, x + 30, feet)
+
+
+def carried(x: float):  # on the hip: feet at chest-hip level, 90 px tall
+    return (x - 5, 215, x + 40, 305)
+
+
+def standing_child(x: float, feet: float = 400, h: float = 110):
+    return (x - 18, feet - h, x + 18, feet)
+
+
+def run(tracks):
+    classify_tracks(tracks, H, AttributesConfig())
+    return find_events(tracks, EventsConfig())
+
+
+def test_carry():
+    a = track(1, secs(0, 6), lambda s: adult(100 + 160 * s / 2))
+    c = track(2, secs(0, 6), lambda s: carried(100 + 160 * s / 2))
+    ev = run([a, c])
+    assert [e.type for e in ev] == ["carry"]
+    e = ev[0]
+    assert (e.adult_track, e.child_track) == (1, [2])
+    assert e.start_s <= 0.1 and e.end_s >= 5.8
+    assert 0.5 <= e.score <= 1.0
+    assert e.evidence and {"containment", "off_ground", "size_ratio", "relative_speed"} <= set(e.evidence[0])
+    assert e.to_dict()["child_track"] == 2
+
+
+def test_put_down_then_pick_up_is_one_event_even_with_a_new_child_track():
+    def adult_x(s):
+        return 100 + 80 * min(s, 4) + 80 * max(0, s - 6.5)  # walks, stops 4–6.5 s, walks on
+
+    a = track(1, secs(0, 11), lambda s: adult(adult_x(s)))
+    c1 = track(2, secs(0, 4), lambda s: carried(adult_x(s)))
+    c_ground = track(3, secs(4.1, 6.5), lambda s: standing_child(adult_x(s) + 55))
+    c2 = track(4, secs(6.5, 11), lambda s: carried(adult_x(s)))
+    ev = run([a, c1, c_ground, c2])
+    carries = [e for e in ev if e.type == "carry"]
+    assert len(carries) == 1, [e.to_dict() for e in ev]
+    assert carries[0].start_s <= 0.1 and carries[0].end_s >= 10.8
+    assert set(carries[0].child_track) >= {2, 4}
+
+
+def test_long_put_down_gives_two_events():
+    def adult_x(s):
+        return 100 + 80 * min(s, 3) + 80 * max(0, s - 12)
+
+    a = track(1, secs(0, 15), lambda s: adult(adult_x(s)))
+    c1 = track(2, secs(0, 3), lambda s: carried(adult_x(s)))
+    c2 = track(3, secs(12, 15), lambda s: carried(adult_x(s)))
+    assert len([e for e in run([a, c1, c2]) if e.type == "carry"]) == 2
+
+
+def test_walking_side_by_side_is_lead_away_not_carry():
+    a = track(1, secs(0, 6), lambda s: adult(100 + 100 * s))
+    c = track(2, secs(0, 6), lambda s: standing_child(160 + 100 * s))
+    ev = run([a, c])
+    assert c.attributes["age_group"] == "child" and a.attributes["age_group"] == "adult"
+    assert c.attributes["age_cue"] == "pair_height"
+    assert [e.type for e in ev] == ["lead_away"]
+    assert ev[0].score < 0.5  # always below a carry
+
+
+def test_two_adults_walking_together_nothing():
+    a = track(1, secs(0, 6), lambda s: adult(100 + 100 * s))
+    b = track(2, secs(0, 6), lambda s: adult(170 + 100 * s, h=190))
+    assert run([a, b]) == []
+    assert a.attributes["age_group"] == b.attributes["age_group"] == "adult"
+
+
+def test_child_alone_nothing():
+    c = track(1, secs(0, 8), lambda s: standing_child(50 + 60 * s))
+    assert run([c]) == []
+
+
+def test_child_passing_in_front_of_and_behind_an_adult_nothing():
+    a = track(1, secs(0, 4), lambda s: adult(100 + 160 * s))
+    front = track(2, secs(0, 4), lambda s: standing_child(740 - 160 * s, feet=440))
+    behind = track(3, secs(0, 4), lambda s: (700 - 160 * s - 15, 250, 700 - 160 * s + 15, 335))
+    assert run([a, front, behind]) == []
+
+
+def test_child_standing_still_beside_a_standing_adult_is_not_lead_away():
+    a = track(1, secs(0, 8), lambda s: adult(300))
+    c = track(2, secs(0, 8), lambda s: standing_child(360))
+    assert run([a, c]) == []
+
+
+def test_perspective_fit_separates_a_child_among_adults():
+    tracks = []
+    for i, feet in enumerate([250, 300, 350, 400, 450, 470]):
+        h = 0.5 * feet - 20
+        tracks.append(track(i + 1, secs(0, 3), lambda s, f=feet, hh=h: (100 + 50 * s, f - hh, 140 + 50 * s, f)))
+    feet = 380
+    tracks.append(track(9, secs(0, 3), lambda s: (400, feet - 0.65 * (0.5 * feet - 20), 430, feet)))
+    persp = classify_tracks(tracks, H, AttributesConfig())
+    assert persp is not None and abs(persp.slope - 0.5) < 0.05
+    assert tracks[-1].attributes["age_group"] == "child"
+    assert tracks[-1].attributes["age_cue"] == "perspective_height"
+    assert all(t.attributes["age_group"] == "adult" for t in tracks[:-1])
+
+
+def test_empty_and_single_frame_tracks():
+    assert find_events([], EventsConfig()) == []
+    t = track(1, [0.0], lambda s: adult(100))
+    classify_tracks([t], H, AttributesConfig())
+    assert t.attributes["age_group"] == "unknown" and run([t]) == []
