@@ -59,6 +59,7 @@ class TrackerConfig(_Section):
     low_match_iou: float = Field(0.5, gt=0.0, le=1.0)
     lost_timeout_s: float = Field(3.0, gt=0.0)
     min_hits: int = Field(2, ge=1)
+    appearance_weight: float = Field(0.5, ge=0.0, le=5.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> TrackerConfig:

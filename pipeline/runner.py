@@ -18,6 +18,7 @@ from detectors.base import PersonDetector
 from detectors.models import sha256_file
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
 from pipeline.ingest import VideoSource
@@ -201,6 +202,8 @@ def _analyse(
         det = detector.detect(frame.image)
         t2 = time.perf_counter()
         timer.add("detect", t2 - t)
+        if cfg.tracker.appearance_weight > 0:
+            det.data["appearance"] = color_signatures(frame.image, det.xyxy)
         tracked: Detections = tracker.update(det, frame.pts_s)
         history.add(tracked, frame.pts_s, frame.index)
         timer.add("track", time.perf_counter() - t2)

@@ -37,6 +37,7 @@ import numpy as np
 from pipeline.config import TrackerConfig
 from pipeline.types import Detections
 from tracking.kalman import KalmanBoxFilter, xyah_to_xyxy, xyxy_to_xyah
+from pipeline.appearance import appearance_distance
 from tracking.matching import match_by_iou
 
 
@@ -51,6 +52,7 @@ class _Track:
     hits: int = 1  # consecutive matched updates, counting the one that started the track
     lost: bool = False
     track_id: int = 0  # 0 until confirmed
+    appearance: np.ndarray | None = None  # running mean of the detections' colour signatures
 
     @property
     def confirmed(self) -> bool:
@@ -167,17 +169,31 @@ class ByteTrack:
                 track.mean, track.covariance = m, c
         return False
 
-    @staticmethod
     def _match(
-        tracks: list[_Track], detections: Detections, rows: np.ndarray, min_iou: float
+        self, tracks: list[_Track], detections: Detections, rows: np.ndarray,
+        min_iou: float | np.ndarray,
     ) -> tuple[list[tuple[_Track, int]], list[_Track], np.ndarray]:
-        """Match tracks to the detection ``rows``; → (pairs, unmatched tracks, unmatched rows)."""
+        """Match tracks to the detection ``rows``; → (pairs, unmatched tracks, unmatched rows).
+
+        With colour signatures on the detections (``data["appearance"]``) and a non-zero
+        ``appearance_weight``, the appearance distance breaks ties between overlapping tracks.
+        """
         if not tracks or not len(rows):
             return [], list(tracks), rows
         track_xyxy = xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
         track_class = np.array([t.class_id for t in tracks])
+        app_cost = None
+        det_app = detections.data.get("appearance")
+        if det_app is not None and self.config.appearance_weight > 0:
+            dim = det_app.shape[1]
+            t_app = np.stack([t.appearance if t.appearance is not None else np.zeros(dim, np.float32)
+                              for t in tracks])
+            app_cost = appearance_distance(t_app, det_app[rows])
+            missing = np.array([t.appearance is None for t in tracks])
+            app_cost[missing] = 0.0  # no signature yet: no opinion
         matches, rest_t, rest_d = match_by_iou(
-            track_xyxy, track_class, detections.xyxy[rows], detections.class_id[rows], min_iou
+            track_xyxy, track_class, detections.xyxy[rows], detections.class_id[rows], min_iou,
+            app_cost, self.config.appearance_weight,
         )
         pairs = [(tracks[i], int(rows[j])) for i, j in matches]
         return pairs, [tracks[i] for i in rest_t], rows[rest_d]
@@ -191,7 +207,11 @@ class ByteTrack:
         mean = np.stack([t.mean for t in tracks])
         cov = np.stack([t.covariance for t in tracks])
         mean, cov = self._kalman.update(mean, cov, xyxy_to_xyah(detections.xyxy[rows]))
-        for track, m, c in zip(tracks, mean, cov):
+        det_app = detections.data.get("appearance")
+        for k, (track, m, c) in enumerate(zip(tracks, mean, cov)):
+            if det_app is not None:
+                sig = det_app[rows[k]]
+                track.appearance = sig if track.appearance is None else 0.8 * track.appearance + 0.2 * sig
             track.mean, track.covariance = m, c
             track.last_seen_s = pts
             track.lost = False
@@ -206,9 +226,11 @@ class ByteTrack:
         if not len(rows):
             return []
         mean, cov = self._kalman.initiate(xyxy_to_xyah(detections.xyxy[rows]))
+        det_app = detections.data.get("appearance")
         tracks = [
-            _Track(mean=m, covariance=c, class_id=int(k), last_seen_s=pts)
-            for m, c, k in zip(mean, cov, detections.class_id[rows])
+            _Track(mean=m, covariance=c, class_id=int(k), last_seen_s=pts,
+                   appearance=None if det_app is None else det_app[r])
+            for m, c, k, r in zip(mean, cov, detections.class_id[rows], rows)
         ]
         for track in tracks:
             if confirm or self.config.min_hits <= 1:
