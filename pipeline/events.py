@@ -237,9 +237,17 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
 def find_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
     """Carry events, then lead-away events outside them; sorted by start time.
 
-    Tracks need ``attributes['age_group']`` (see pipeline.attributes) for lead-away.
+    Tracks need ``attributes['age_group']`` (see pipeline.attributes) for lead-away. A track
+    carried by another whose age group the height cues left ``unknown`` becomes ``child``
+    with cue ``carried`` (a person held at 0.2–0.8 of the carrier's height).
     """
     carry = carry_events(tracks, cfg)
+    by_id = {t.track_id: t for t in tracks}
+    for ev in carry:
+        for cid in ev.child_track:
+            attrs = by_id[cid].attributes
+            if attrs.get("age_group", "unknown") == "unknown":
+                attrs.update(age_group="child", age_cue="carried", child_score=0.5 + 0.5 * ev.score)
     lead = lead_away_events(tracks, cfg, carry)
     events = [e for e in carry + lead if e.score >= cfg.min_score]
     return sorted(events, key=lambda e: (e.start_s, e.type, e.adult_track))

@@ -56,6 +56,7 @@ def test_carry():
     assert 0.5 <= e.score <= 1.0
     assert e.evidence and {"containment", "off_ground", "size_ratio", "relative_speed"} <= set(e.evidence[0])
     assert e.to_dict()["child_track"] == 2
+    assert c.attributes["age_group"] == "child"  # from the pair or from being carried
 
 
 def test_put_down_then_pick_up_is_one_event_even_with_a_new_child_track():
@@ -137,3 +138,9 @@ def test_empty_and_single_frame_tracks():
     t = track(1, [0.0], lambda s: adult(100))
     classify_tracks([t], H, AttributesConfig())
     assert t.attributes["age_group"] == "unknown" and run([t]) == []
+
+
+def test_single_short_glimpse_is_not_a_carry():
+    a = track(1, secs(0, 6), lambda s: adult(100 + 80 * s))
+    c = track(2, secs(2.0, 2.5), lambda s: carried(100 + 80 * s))
+    assert [e for e in run([a, c]) if e.type == "carry"] == []
