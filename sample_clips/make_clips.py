@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,29 +99,19 @@ def night_look(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def encode(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float) -> int:
-    """H.264 yuv420p MP4 via ffmpeg-python and the imageio-ffmpeg binary; atomic rename."""
-    import ffmpeg
-    import imageio_ffmpeg
+    """H.264 yuv420p MP4 through reunite's own writer (ffmpeg-python, imageio-ffmpeg binary,
+    atomic rename); returns the number of frames written."""
+    from pipeline.outputs.video import VideoWriter
 
-    w, h = size
-    tmp = path.with_name(f".{path.name}.part.mp4")
-    proc = (
-        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{w}x{h}", framerate=fps)
-        .output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", crf=20, movflags="+faststart")
-        .overwrite_output()
-        .global_args("-loglevel", "error", "-nostdin")
-        .run_async(pipe_stdin=True, cmd=imageio_ffmpeg.get_ffmpeg_exe())
-    )
-    n = 0
-    for frame in frames:
-        proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-        n += 1
-    proc.stdin.close()
-    if proc.wait() != 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"ffmpeg failed writing {path}")
-    os.replace(tmp, path)
-    return n
+    writer = VideoWriter(path, size[0], size[1], fps, crf=20)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return writer.frames
 
 
 def street_pan(bus: np.ndarray) -> Iterator[np.ndarray]:

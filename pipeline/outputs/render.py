@@ -62,13 +62,14 @@ def render_annotated(
             if writer is None:
                 writer = VideoWriter(out_path, frame.width, frame.height, fps, crf)
             writer.write(annotator(frame, det, title, labels=labels, banner=banner))
+    except BaseException:
         if writer is not None:
-            writer.close()
-            return writer.frames
-        return 0
-    finally:
-        if writer is not None and not out_path.exists():
             writer.abort()
+        raise
+    if writer is None:
+        return 0
+    writer.close()
+    return writer.frames
 
 
 def _detections(obs: list[tuple[Track, int]]) -> Detections:
