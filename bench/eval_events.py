@@ -1,7 +1,8 @@
 """Event precision and recall against ground truth (temporal IoU >= 0.3), per clip and overall.
 
     REUNITE_MODELS=../shared/models .venv/bin/python bench/eval_events.py CLIPS_DIR \\
-        [--negatives ../shared/data/pedestrians] [--set events.carry_min_duration_s=0.8 ...]
+        [--negatives ../shared/data/pedestrians] [--config configs/high_recall.yaml]
+        [--set events.carry_min_duration_s=0.8 ...]
 
 CLIPS_DIR holds the clips and ``ground_truth.json`` (see bench/make_event_clips.py for the
 format and how each clip was made). Every clip is scanned with the given config; a predicted
@@ -56,10 +57,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("clips", type=Path)
     ap.add_argument("--negatives", type=Path, default=None)
+    ap.add_argument("--config", type=Path, default=None, help="a config file, e.g. a preset")
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--type", default="carry", choices=["carry", "lead_away"])
     args = ap.parse_args()
-    cfg = load_config(None, args.sets + ["output.annotated_video=false"])
+    cfg = load_config(args.config, args.sets + ["output.annotated_video=false"])
     detector = build_person_detector(cfg.detector, cfg.models)
     gt = json.loads((args.clips / "ground_truth.json").read_text())["clips"]
     results = scan([str(args.clips / c["file"]) for c in gt], cfg, detector)
@@ -90,7 +92,7 @@ def main() -> None:
             print(f"negative {name[:50]:50s} {dur:7.1f} s  {n} false {args.type}  ({rate:.2f} per 10 min)")
         print(f"negatives overall: {int(total_fp)} false {args.type} in {total_min:.1f} min "
               f"({total_fp / (total_min / 10) if total_min else float('nan'):.2f} per 10 min)")
-    print(f"config overrides: {args.sets or 'none (defaults)'}")
+    print(f"config: {args.config or 'defaults'}; overrides: {args.sets or 'none'}")
 
 
 if __name__ == "__main__":

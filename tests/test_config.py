@@ -99,3 +99,14 @@ def test_cli_config_show_prints_resolved_yaml_and_hash():
     body = yaml.safe_load(r.output)
     assert body["detector"]["threads"] == 1
     assert "# config hash: " + load_config(None, ["detector.threads=1"]).hash() in r.output
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_every_preset_loads_and_every_key_is_commented(preset):
+    path = ROOT / "configs" / preset
+    load_config(path)  # unknown keys or bad values would raise
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if line.startswith("  ") and s and not s.startswith("#"):
+            assert lines[i - 1].strip().startswith("#"), f"{preset}: no comment above {s!r}"
