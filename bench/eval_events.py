@@ -1,10 +1,10 @@
 """Event precision and recall against ground truth (temporal IoU >= 0.3), per clip and overall.
 
-    REUNITE_MODELS=../shared/models .venv/bin/python bench/eval_events.py CLIPS_DIR \\
+    REUNITE_MODELS=../shared/models .venv/bin/python bench/eval_events.py CLIPS_DIR... \\
         [--negatives ../shared/data/pedestrians] [--config configs/high_recall.yaml]
         [--set events.carry_min_duration_s=0.8 ...]
 
-CLIPS_DIR holds the clips and ``ground_truth.json`` (see bench/make_event_clips.py for the
+Each CLIPS_DIR holds clips and a ``ground_truth.json`` (see bench/make_event_clips.py for the
 format and how each clip was made). Every clip is scanned with the given config; a predicted
 event matches an unmatched ground-truth event of the same type when their time spans overlap
 with IoU >= 0.3. Printed: per clip TP/FP/FN, then precision and recall per split (tune, test)
@@ -55,7 +55,7 @@ def scan(paths: list[str], cfg, detector) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("clips", type=Path)
+    ap.add_argument("clips", type=Path, nargs="+", help="folders with ground_truth.json")
     ap.add_argument("--negatives", type=Path, default=None)
     ap.add_argument("--config", type=Path, default=None, help="a config file, e.g. a preset")
     ap.add_argument("--set", dest="sets", action="append", default=[])
@@ -63,8 +63,9 @@ def main() -> None:
     args = ap.parse_args()
     cfg = load_config(args.config, args.sets + ["output.annotated_video=false"])
     detector = build_person_detector(cfg.detector, cfg.models)
-    gt = json.loads((args.clips / "ground_truth.json").read_text())["clips"]
-    results = scan([str(args.clips / c["file"]) for c in gt], cfg, detector)
+    gt = [dict(c, path=str(d / c["file"]))
+          for d in args.clips for c in json.loads((d / "ground_truth.json").read_text())["clips"]]
+    results = scan([c["path"] for c in gt], cfg, detector)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     print(f"{'clip':62s} {'split':5s} {'TP':>3s} {'FP':>3s} {'FN':>3s}  predicted spans")
     for c in gt:

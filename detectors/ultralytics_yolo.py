@@ -62,7 +62,7 @@ class UltralyticsDetector:
         res = self._yolo.predict(
             image,
             imgsz=self.config.input_size,
-            conf=self.config.confidence,
+            conf=min(self.config.confidence, self.config.weak_confidence),
             iou=self.config.nms_iou,
             classes=self._classes,
             device="cpu",

@@ -82,7 +82,7 @@ class YoloxOnnxDetector:
         blob, r = self._letterbox(image)
         out = self._session.run(None, {self._input_name: blob})[0][0]
         scores = out[:, 4] * out[:, 5]
-        m = scores >= self.config.confidence
+        m = scores >= min(self.config.confidence, self.config.weak_confidence)
         if not m.any():
             return Detections.empty()
         out, scores = out[m], scores[m]

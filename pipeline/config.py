@@ -47,6 +47,7 @@ class DetectorConfig(_Section):
         # YAML 1.1 reads a bare `off` as false and `on` as true.
         return {False: "off", True: "always"}.get(v, v) if isinstance(v, bool) else v
     min_box_height: float = Field(8.0, ge=0.0)
+    weak_confidence: float = Field(0.03, ge=0.0, le=1.0)
     threads: int = Field(2, ge=1, le=64)
 
 
@@ -86,6 +87,11 @@ class EventsConfig(_Section):
     carry_min_containment: float = Field(0.35, ge=0.0, le=1.0)
     carry_max_relative_speed: float = Field(0.6, gt=0.0)
     carry_max_scene_ratio: float = Field(0.8, gt=0.0)
+    carry_perspective_min_tracks: int = Field(5, ge=2)
+    carry_merged_min_height_ratio: float = Field(1.25, gt=1.0)
+    carry_inner_min_share: float = Field(0.5, gt=0.0, le=1.0)
+    carry_inner_min_height_ratio: float = Field(0.9, gt=0.0)
+    carry_merged_min_duration_s: float = Field(2.0, gt=0.0)
     lead_min_duration_s: float = Field(3.0, gt=0.0)
     lead_max_gap_s: float = Field(2.0, ge=0.0)
     lead_max_distance: float = Field(0.6, gt=0.0)

@@ -14,6 +14,15 @@ standing adult's there; a person farther away behind the carrier overlaps them w
 short occlusion, or a put-down and pick-up within a few seconds, gives one event; the child's
 track may break meanwhile, and the event then lists every child track it joined.
 
+carry, one box — a child on the shoulders or held high is often boxed together with the
+carrier (no detector here boxes a carried toddler on its own). Two traces of the second
+person, each over a sliding second and for ``carry_merged_min_duration_s``: the box stands
+taller than an adult can at its foot position (``merged_height_ratio``, the box height over
+the scene's adult height there, at least ``carry_merged_min_height_ratio``), or a weak second
+person box sits in its upper part in most observations (``inner_share``, pipeline.inner) while
+the box is adult-sized. A weaker cue than two boxes: it scores 0.5–0.75; the event's
+``child_track`` is empty and its evidence says ``cue: merged_box``.
+
 lead_away — an adult and a child (by the track's age group) on the ground side by side (feet at
 the same depth, close together), both walking with the same velocity for at least
 ``lead_min_duration_s``. It scores below carry.
@@ -132,13 +141,16 @@ def _evidence(t: np.ndarray, f: dict[str, np.ndarray], sel: np.ndarray, n: int =
 
 
 def carry_events(
-    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None
+    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None,
+    frame_height: int | None = None,
 ) -> list[Event]:
     """Every carry: pairs (big, small) whose instants qualify for ``carry_min_duration_s``.
 
     ``perspective`` (from :func:`pipeline.attributes.classify_tracks`) adds the ``scene_ratio``
     cue; without it that cue is not used.
     """
+    if perspective is not None and perspective.n_tracks < cfg.carry_perspective_min_tracks:
+        perspective = None
     raw: list[Event] = []
     for big in tracks:
         for small in tracks:
@@ -166,7 +178,71 @@ def carry_events(
                         evidence=_evidence(p.t, f, sel),
                     )
                 )
+    raw += merged_box_events(tracks, cfg, perspective, frame_height)
     return _link(raw, cfg.carry_max_gap_s, cfg.carry_min_duration_s, carry=True)
+
+
+def _rolling_median(t: np.ndarray, v: np.ndarray, window_s: float) -> np.ndarray:
+    out = np.empty_like(v)
+    for i in range(len(v)):
+        sel = np.abs(t - t[i]) <= window_s / 2
+        out[i] = np.median(v[sel])
+    return out
+
+
+def merged_box_events(
+    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None,
+    frame_height: int | None = None, edge_margin_px: float = 3.0,
+) -> list[Event]:
+    """Carries seen as one box holding two people (see the module doc)."""
+    raw: list[Event] = []
+    for tr in tracks:
+        b = tr.boxes()
+        if len(b) < 3:
+            continue
+        t = np.asarray(tr.pts_s, np.float64)
+        ok = b[:, 1] > edge_margin_px
+        if frame_height:
+            ok &= b[:, 3] < frame_height - edge_margin_px
+        if ok.sum() < 3:
+            continue
+        b, t = b[ok], t[ok]
+        f: dict[str, np.ndarray] = {}
+        on = np.zeros(len(t), bool)
+        strength = np.zeros(len(t))
+        ratio_ok = np.ones(len(t), bool)
+        if perspective is not None:
+            h = b[:, 3] - b[:, 1]
+            ratio = _rolling_median(t, h / perspective.adult_height(b[:, 3]), 1.0)
+            f["merged_height_ratio"] = ratio
+            tall = ratio >= cfg.carry_merged_min_height_ratio
+            on |= tall
+            strength = np.where(tall, np.clip((ratio - cfg.carry_merged_min_height_ratio) / 0.2, 0, 1), strength)
+            ratio_ok = ratio >= cfg.carry_inner_min_height_ratio
+        inner = tr.extras.get("inner_confidence")
+        if inner is not None:
+            present = (np.nan_to_num(np.asarray(inner, np.float64)[ok]) > 0).astype(np.float64)
+            share = _rolling_mean(t, present, 1.0)
+            f["inner_share"] = share
+            held = (share >= cfg.carry_inner_min_share) & ratio_ok
+            on |= held
+            strength = np.where(held, np.maximum(strength, share), strength)
+        for s0, e0 in _segments(t, on, cfg.carry_max_gap_s):
+            if _on_duration(t, on, s0, e0) < cfg.carry_merged_min_duration_s:
+                continue
+            sel = np.arange(s0, e0 + 1)[on[s0 : e0 + 1]]
+            raw.append(Event(
+                type="carry", source_id=tr.source_id, start_s=float(t[s0]), end_s=float(t[e0]),
+                adult_track=tr.track_id, child_track=[],
+                # half the strength range of a two-box carry: a weaker cue, scored so
+                score=0.5 * float(np.mean(strength[sel])),
+                evidence=[dict(x, cue="merged_box") for x in _evidence(t, f, sel)],
+            ))
+    return raw
+
+
+def _rolling_mean(t: np.ndarray, v: np.ndarray, window_s: float) -> np.ndarray:
+    return np.asarray([v[np.abs(t - ti) <= window_s / 2].mean() for ti in t])
 
 
 def _on_duration(t: np.ndarray, on: np.ndarray, s: int, e: int) -> float:
@@ -198,7 +274,7 @@ def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool)
         # Carry scores 0.5–1.0 by strength; lead-away 0.2–0.45 (always below a carry).
         base, span = (0.5, 0.5) if carry else (0.2, 0.25)
         ev.score = round(base + span * float(np.clip(ev.score, 0, 1)), 3)
-        kids = ", ".join(f"#{k}" for k in ev.child_track)
+        kids = ", ".join(f"#{k}" for k in ev.child_track) or "a child in the same box"
         ev.summary = (
             f"{ev.type}: track #{ev.adult_track} with {kids} for {ev.end_s - ev.start_s:.1f} s"
         )
@@ -250,7 +326,8 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
 
 
 def find_events(
-    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None
+    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None,
+    frame_height: int | None = None,
 ) -> list[Event]:
     """Carry events, then lead-away events outside them; sorted by start time.
 
@@ -258,7 +335,7 @@ def find_events(
     carried by another whose age group the height cues left ``unknown`` becomes ``child``
     with cue ``carried`` (a person held at 0.2–0.8 of the carrier's height).
     """
-    carry = carry_events(tracks, cfg, perspective)
+    carry = carry_events(tracks, cfg, perspective, frame_height)
     by_id = {t.track_id: t for t in tracks}
     for ev in carry:
         for cid in ev.child_track:

@@ -22,6 +22,7 @@ from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
 from pipeline.ingest import VideoSource
+from pipeline.inner import inner_confidence
 from pipeline.inputs import source_slug
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
@@ -133,7 +134,7 @@ def process_source(
     res.n_tracks = len(tracks)
     t = time.perf_counter()
     perspective = classify_tracks(tracks, source.probe.height, cfg.attributes)
-    events = find_events(tracks, cfg.events, perspective)
+    events = find_events(tracks, cfg.events, perspective, source.probe.height)
     res.events = [e.to_dict() for e in events]
     timer.add("events", time.perf_counter() - t)
     t = time.perf_counter()
@@ -199,12 +200,16 @@ def _analyse(
         if frame is None:
             break
         t = time.perf_counter()
-        det = detector.detect(frame.image)
+        found = detector.detect(frame.image)
         t2 = time.perf_counter()
         timer.add("detect", t2 - t)
+        # Weak boxes (below detector.confidence) are never tracked; they only count as a
+        # second person inside a tracked box (pipeline.inner).
+        det = found[found.confidence >= cfg.detector.confidence]
         if cfg.tracker.appearance_weight > 0:
             det.data["appearance"] = color_signatures(frame.image, det.xyxy)
         tracked: Detections = tracker.update(det, frame.pts_s)
+        tracked.data["inner_confidence"] = inner_confidence(tracked.xyxy, found)
         history.add(tracked, frame.pts_s, frame.index)
         timer.add("track", time.perf_counter() - t2)
         res.n_detections += len(det)

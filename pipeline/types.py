@@ -158,6 +158,8 @@ class Track:
         frame_index: decoded frame numbers of the observations.
         xyxy: boxes of the observations (absolute pixels).
         confidence: detector confidence per observation.
+        extras: per-observation scalars from the analysis pass, by name (e.g.
+            ``inner_confidence``, see pipeline.inner); each list is parallel to ``pts_s``.
         attributes: later stages' per-track results (e.g. ``{"age_group": "child"}``).
     """
 
@@ -168,8 +170,12 @@ class Track:
     xyxy: list[tuple[float, float, float, float]] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, pts_s: float, frame_index: int, box: np.ndarray, confidence: float) -> None:
+    def add(
+        self, pts_s: float, frame_index: int, box: np.ndarray, confidence: float,
+        extras: dict[str, float] | None = None,
+    ) -> None:
         if self.pts_s and pts_s < self.pts_s[-1]:
             raise ValueError(
                 f"Track {self.track_id}: observations must come in time order, got {pts_s} s "
@@ -179,6 +185,12 @@ class Track:
         self.frame_index.append(int(frame_index))
         self.xyxy.append(tuple(float(v) for v in box))  # type: ignore[arg-type]
         self.confidence.append(float(confidence))
+        for name, value in (extras or {}).items():
+            col = self.extras.setdefault(name, [float("nan")] * (len(self.pts_s) - 1))
+            col.append(float(value))
+        for col in self.extras.values():  # a name missing from this observation
+            if len(col) < len(self.pts_s):
+                col.append(float("nan"))
 
     def __len__(self) -> int:
         return len(self.pts_s)
@@ -210,8 +222,11 @@ class Track:
                     "frame": i,
                     "xyxy": [round(v, 1) for v in b],
                     "confidence": round(c, 4),
+                    **{k: round(v[n], 4) for k, v in self.extras.items() if v[n] == v[n]},
                 }
-                for t, i, b, c in zip(self.pts_s, self.frame_index, self.xyxy, self.confidence)
+                for n, (t, i, b, c) in enumerate(
+                    zip(self.pts_s, self.frame_index, self.xyxy, self.confidence)
+                )
             ],
         }
 

@@ -41,8 +41,8 @@ def standing_child(x: float, feet: float = 400, h: float = 110):
 
 
 def run(tracks):
-    classify_tracks(tracks, H, AttributesConfig())
-    return find_events(tracks, EventsConfig())
+    persp = classify_tracks(tracks, H, AttributesConfig())
+    return find_events(tracks, EventsConfig(), persp, H)
 
 
 def test_carry():
@@ -144,3 +144,67 @@ def test_single_short_glimpse_is_not_a_carry():
     a = track(1, secs(0, 6), lambda s: adult(100 + 80 * s))
     c = track(2, secs(2.0, 2.5), lambda s: carried(100 + 80 * s))
     assert [e for e in run([a, c]) if e.type == "carry"] == []
+
+
+def scene(n: int = 6) -> list[Track]:
+    """Adults walking at several depths: height = 0.5·feet − 20 (the scene's perspective)."""
+    out = []
+    for i, feet in enumerate(np.linspace(250, 470, n)):
+        hh = 0.5 * feet - 20
+        out.append(track(i + 1, secs(0, 6), lambda s, f=feet, h=hh: (100 + 40 * s, f - h, 140 + 40 * s, f)))
+    return out
+
+
+def test_one_box_holding_two_people_is_a_carry():
+    # A child on the shoulders boxed with the carrier: 1.3x an adult's height where they stand.
+    tracks = scene()
+    tracks.append(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 1.3 * 170, 440 + 30 * s, 380)))
+    ev = [e for e in run(tracks) if e.type == "carry"]
+    assert [(e.adult_track, e.child_track) for e in ev] == [(20, [])]
+    assert ev[0].evidence[0]["cue"] == "merged_box"
+    assert 0.5 <= ev[0].score <= 0.75  # a weaker cue than two boxes scores lower
+    assert "same box" in ev[0].summary
+
+
+def test_a_tall_adult_is_not_a_carry():
+    tracks = scene()
+    tracks.append(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 1.08 * 170, 440 + 30 * s, 380)))
+    assert run(tracks) == []
+
+
+def test_adult_farther_away_behind_a_near_one_is_not_carried():
+    # The camera pans, so everyone co-moves; a far adult (feet at 300, adult-sized there) overlaps
+    # the near adult with feet "above" theirs, like a held child. Perspective says: a grown-up.
+    tracks = scene()
+    near = track(30, secs(0, 6), lambda s: adult(300 + 20 * s, feet=460, h=210))
+    far = track(31, secs(0, 6), lambda s: (290 + 20 * s, 300 - 130, 330 + 20 * s, 300))
+    assert [e for e in run(tracks + [near, far]) if e.type == "carry"] == []
+    # the same box, child-sized for where it stands, is a carry
+    kid = track(32, secs(0, 6), lambda s: (295 + 20 * s, 300 - 75, 330 + 20 * s, 300))
+    assert [(e.adult_track, e.child_track) for e in run(tracks + [near, kid]) if e.type == "carry"] == [(30, [32])]
+
+
+def with_inner(t: Track, present) -> Track:
+    """Give each observation an ``inner_confidence`` (a weak second box inside it) or 0."""
+    for s in t.pts_s:
+        t.extras.setdefault("inner_confidence", []).append(0.07 if present(s) else 0.0)
+    return t
+
+
+def test_weak_second_person_inside_an_adult_box_is_a_carry():
+    tracks = scene()
+    held = with_inner(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 170, 440 + 30 * s, 380)),
+                      lambda s: 1.0 <= s <= 5.0)
+    ev = [e for e in run(tracks + [held]) if e.type == "carry"]
+    assert [(e.adult_track, e.child_track) for e in ev] == [(20, [])]
+    assert 0.6 <= ev[0].start_s <= 1.5 and 4.5 <= ev[0].end_s <= 5.4
+    assert ev[0].evidence[0]["inner_share"] >= 0.5
+
+
+def test_a_flickering_inner_box_or_a_child_sized_holder_is_not_a_carry():
+    tracks = scene()
+    flicker = with_inner(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 170, 440 + 30 * s, 380)),
+                         lambda s: int(round(s * FPS)) % 4 == 0)  # a limb boxed now and then
+    small = with_inner(track(21, secs(0, 6), lambda s: (200 + 30 * s, 380 - 110, 230 + 30 * s, 380)),
+                       lambda s: True)  # a child holding a toy: child-sized for where it stands
+    assert [e for e in run(tracks + [flicker, small]) if e.type == "carry"] == []

@@ -23,7 +23,8 @@ class TrackHistory:
 
         Args:
             detections: a tracker's output: (N, 4) xyxy absolute pixels, (N,) confidence and
-                (N,) int64 ``tracker_id``; empty is fine (nothing is added).
+                (N,) int64 ``tracker_id``; empty is fine (nothing is added). Every (N,)
+                array in ``data`` is kept per observation in ``Track.extras``.
             pts_s: presentation time of the frame, seconds.
             frame_index: decoded frame number of the frame, 0-based.
 
@@ -44,11 +45,14 @@ class TrackHistory:
                 f"TrackHistory.add: each tracker_id may appear once per frame, got repeated ids "
                 f"{unique[counts > 1].tolist()} at {pts_s} s"
             )
-        for track_id, box, conf in zip(ids.tolist(), detections.xyxy, detections.confidence):
+        scalars = {k: v for k, v in detections.data.items() if np.ndim(v) == 1}
+        for n, (track_id, box, conf) in enumerate(
+            zip(ids.tolist(), detections.xyxy, detections.confidence)
+        ):
             track = self._tracks.get(track_id)
             if track is None:
                 track = self._tracks[track_id] = Track(track_id=track_id, source_id=self.source_id)
-            track.add(pts_s, frame_index, box, float(conf))
+            track.add(pts_s, frame_index, box, float(conf), {k: v[n] for k, v in scalars.items()})
 
     def tracks(self) -> list[Track]:
         """Every track seen so far, sorted by id (the Track objects themselves, not copies)."""
