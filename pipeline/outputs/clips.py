@@ -97,6 +97,7 @@ def render_clip(
     name = safe_name(job.item_id)
     rel_clip, rel_thumb = f"{CLIPS_DIR}/{name}.mp4", f"{CLIPS_DIR}/{name}.jpg"
     annotator = annotator or Annotator()
+    (out_dir / CLIPS_DIR).mkdir(mode=0o700, exist_ok=True)
     title = ascii_text(Path(job.source).name, 40)
     mid = (job.start_s + job.end_s) / 2
     writer: VideoWriter | None = None

@@ -85,6 +85,7 @@ def detections_at(
             rows.append((tr, hit[0] * scale, hit[1]))
     if not rows:
         return Detections.empty(), []
+    rows.sort(key=lambda r: r[0].track_id in focus)  # focus tracks drawn last, on top
     det = Detections(
         xyxy=np.asarray([b for _, b, _ in rows], np.float32),
         confidence=np.asarray([c for _, _, c in rows], np.float32),
