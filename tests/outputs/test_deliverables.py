@@ -75,8 +75,10 @@ def test_report_command_rebuilds_from_stored_results(carry_scan, tmp_path):
     r = CliRunner().invoke(main, ["report", str(d)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     after = (d / "report.html").read_text()
-    # the same page below the header (which says when it was built and how long the scan took)
-    assert after.split("<nav>", 1)[1] == before.split("<nav>", 1)[1]
+    # the same page below the header (which says when it was built and how long the scan
+    # took) and above the output-hash table (which now lists the first report too)
+    cut = lambda s: s.split("<nav>", 1)[1].split("output files and their sha256", 1)[0]
+    assert cut(after) == cut(before) and "Case summary" in cut(after)
     assert (d / "clips").stat().st_mtime_ns == clip_mtime  # nothing re-rendered
     m = json.loads((d / "manifest.json").read_text())
     assert m["outputs"]["report.html"] == sha(d / "report.html")
