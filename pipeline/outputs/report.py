@@ -22,10 +22,23 @@ from pipeline.outputs.render_pass import read_json
 REPORT = "report.html"
 
 
-def visible(text: Any) -> str:
-    """``text`` with control characters shown as Unicode control pictures (\\n → ␊)."""
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: Any) -> Any:
+    """``text`` escaped for HTML, with control characters shown as highlighted escapes
+    (a newline in a file name reads as a marked ``\\n``), as safe markup."""
+    from markupsafe import Markup, escape
+
     s = "" if text is None else str(text)
-    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 else ("␡" if ord(c) == 127 else c) for c in s)
+    out = []
+    for c in s:
+        if ord(c) < 32 or ord(c) == 127:
+            code = _ESCAPES.get(c, f"\\x{ord(c):02x}")
+            out.append(f'<span class="ctl" title="control character U+{ord(c):04X}">{code}</span>')
+        else:
+            out.append(str(escape(c)))
+    return Markup("".join(out))
 
 
 def rel_url(path: str | None) -> str:
