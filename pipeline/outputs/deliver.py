@@ -41,11 +41,7 @@ def write_tables_and_report(out_dir: Path, manifest: dict[str, Any] | None = Non
     """
     written = write_csvs(out_dir, _items(out_dir, EVENTS, "events"),
                          _items(out_dir, MATCHES, "matches"))
-    data = gather(out_dir)
-    if manifest is not None:
-        data["manifest"] = manifest
-        data["run"] = manifest.get("run", {})
-        data["summary"] = manifest.get("summary", {})
+    data = gather(out_dir, manifest)
     write_text_atomic(out_dir / REPORT, render_html(data))
     return [*written, REPORT]
 

@@ -83,13 +83,16 @@ def _load_optional(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
 
-def gather(out_dir: Path) -> dict[str, Any]:
+def gather(out_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the page shows, from the stored results in ``out_dir``.
+
+    ``manifest``: the in-memory manifest of a scan being finished (default: the stored one).
 
     Raises:
         InputError: ``manifest.json`` or ``events.json`` missing or malformed (names the file).
     """
-    manifest = read_json(out_dir / "manifest.json")
+    if manifest is None:
+        manifest = read_json(out_dir / "manifest.json")
     events = (read_json(out_dir / "events.json") if (out_dir / "events.json").exists()
               else {"events": []}).get("events", [])
     matches_doc = _load_optional(out_dir / "matches.json")
