@@ -11,7 +11,7 @@ grey in the pre- and post-roll. Small or dark footage is scaled up and brightene
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,6 @@ class ClipResult:
     enhanced: bool = False
     error: str | None = None
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def safe_name(item_id: str) -> str:
