@@ -25,14 +25,18 @@ from pipeline.outputs.video import Annotator
 EVENTS, MATCHES = "events.json", "matches.json"
 
 
-def read_json(path: Path) -> Any:
-    """Parse a stored JSON result; a missing or malformed file is an :class:`InputError`."""
+def read_json(path: Path) -> dict[str, Any]:
+    """Parse a stored JSON result (an object); a missing or malformed file is an
+    :class:`InputError` naming it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(str(path), "file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(str(path), f"not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), f"expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def run_render_pass(out_dir: Path, cfg: OutputConfig, inputs: list[dict[str, Any]]) -> dict[str, Any]:

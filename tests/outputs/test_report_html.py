@@ -139,8 +139,22 @@ def test_report_on_a_folder_without_manifest_names_the_file(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(InputError, match=r"manifest.json: not readable JSON"):
         rebuild_report(tmp_path)
+    d = case_dir(tmp_path)
+    (d / "events.json").write_text("[]")
+    with pytest.raises(InputError, match=r"events.json: expected a JSON object, got list"):
+        rebuild_report(d)
 
 
 def test_helpers():
     assert rel_url("../../etc/passwd") == "etc/passwd" and rel_url("/abs/x y.jpg") == "abs/x%20y.jpg"
     assert str(visible("a<b\tc")) == 'a&lt;b<span class="ctl" title="control character U+0009">\\t</span>c'
+
+
+def test_report_command_on_a_bad_folder_is_one_line_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    r = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "manifest.json: file not found" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
