@@ -7,6 +7,7 @@ seeks whatever the length of the file.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from pipeline.outputs.atomic import atomic_path
 from pipeline.outputs.overlay import StoredTrack, ascii_text, detections_at, encode_jpeg, is_dark, prepare
 from pipeline.outputs.segment import decode_segment
 from pipeline.outputs.video import Annotator, _text_bar
+from pipeline.types import Frame
 
 TILE_W = 320
 COLS = 4
@@ -27,6 +29,34 @@ def sheet_times(first_s: float, last_s: float, n: int) -> list[float]:
         return [first_s]
     step = (last_s - first_s) / n
     return [first_s + step * (k + 0.5) for k in range(n)]
+
+
+SEQUENTIAL_MAX_S = 300.0  # shorter sources are decoded once; longer ones seek per tile
+
+
+def _tile_frames(source: str, first_s: float, last_s: float, n: int) -> Iterator[Frame]:
+    """The frames nearest after each of :func:`sheet_times`.
+
+    Short sources are decoded in one pass (a seek lands on the keyframe before the time and
+    decodes forward from it, which costs more than one pass when keyframes are sparse); long
+    ones seek once per tile.
+    """
+    times = sheet_times(first_s, last_s, n)
+    if last_s - first_s <= SEQUENTIAL_MAX_S:
+        k = 0
+        for frame in decode_segment(source, times[0], last_s):
+            if k < len(times) and frame.pts_s + 1e-6 >= times[k]:
+                yield frame
+                k += 1
+                while k < len(times) and frame.pts_s + 1e-6 >= times[k]:
+                    k += 1  # frames sparser than tiles: one frame per gap
+            if k >= len(times):
+                return
+        return
+    for t in times:
+        frame = next(iter(decode_segment(source, t, t + 2.0)), None)
+        if frame is not None:
+            yield frame
 
 
 def write_contact_sheet(
@@ -46,17 +76,13 @@ def write_contact_sheet(
     annotator = annotator or Annotator()
     tiles: list[np.ndarray] = []
     enhance: bool | None = None
-    for t in sheet_times(first_s, last_s, n):
-        frame = next(iter(decode_segment(source, t, t + 2.0)), None)
-        if frame is None:
-            continue
+    for frame in _tile_frames(source, first_s, last_s, n):
         if enhance is None:
             enhance = enhance_dark and is_dark(frame.image)
         image, scale = prepare(frame.image, 0, enhance)
         det, labels = detections_at(tracks, frame.pts_s, scale)
-        out = annotator(frame.__class__(image=image, source_id=frame.source_id, index=0,
-                                        pts_s=frame.pts_s), det, "", labels=labels,
-                        show_index=False)
+        out = annotator(Frame(image=image, source_id=frame.source_id, index=0, pts_s=frame.pts_s),
+                        det, "", labels=labels, show_index=False)
         h = int(round(out.shape[0] * TILE_W / out.shape[1]))
         tile = cv2.resize(out, (TILE_W, h), interpolation=cv2.INTER_AREA)
         # the time label is drawn at tile size (covering the annotator's shrunken bar)

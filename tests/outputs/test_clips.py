@@ -119,3 +119,16 @@ def test_vanished_original_is_one_problem_line_not_a_crash(tmp_path):
     assert "night cam.mp4: file not found" in summary["problems"][0]
     assert json.loads((out / "events.json").read_text())["events"][0]["clip"] is None
     assert not (out / "clips").exists() or not list((out / "clips").iterdir())
+
+
+def test_contact_sheet_tiles_are_the_same_by_one_pass_or_by_seeking(tmp_path, monkeypatch):
+    from pipeline.outputs import contact_sheet as cs
+
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)])
+    one_pass = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
+    monkeypatch.setattr(cs, "SEQUENTIAL_MAX_S", 0.0)
+    seeking = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
+    assert one_pass == seeking == pytest.approx([k + 0.5 for k in range(8)])
+    assert cs.write_contact_sheet(str(src), {}, 0.0, 7.9, 8, tmp_path / "s.jpg") == 8
+    sheet = cv2.imread(str(tmp_path / "s.jpg"))
+    assert sheet.shape[1] == 4 * (cs.TILE_W + 4) and sheet.shape[0] > 2 * 240
