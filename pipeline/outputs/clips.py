@@ -21,7 +21,8 @@ from pipeline.config import OutputConfig
 from pipeline.errors import InputError, OutputError
 from pipeline.outputs.atomic import atomic_path
 from pipeline.outputs.overlay import (
-    StoredTrack, ascii_text, detections_at, encode_jpeg, is_dark, outline, prepare, wall_clock,
+    StoredTrack, ascii_text, crop_around, detections_at, encode_jpeg, is_dark, outline, prepare,
+    wall_clock,
 )
 from pipeline.outputs.segment import decode_segment
 from pipeline.outputs.video import Annotator, VideoWriter, _text_bar
@@ -118,7 +119,7 @@ def render_clip(
             writer.write(out)
             times.append(frame.pts_s)
             if thumb is None or abs(frame.pts_s - mid) < abs(thumb[0] - mid):
-                thumb = (frame.pts_s, out)
+                thumb = (frame.pts_s, _thumbnail(image, det, labels, job, frame.pts_s, annotator))
     except InputError as exc:
         if writer is not None:
             writer.abort()
@@ -159,6 +160,25 @@ def _annotate(
     if enhanced:
         _bottom_note(out, "enhanced (brightened for review)", scale)
     return out
+
+
+def _thumbnail(image: np.ndarray, det: Any, labels: list[str], job: ClipJob, pts_s: float,
+               annotator: Annotator) -> np.ndarray:
+    """The thumbnail: the frame zoomed on the item's tracks, boxes drawn, with a one-line label
+    (a small person in a wide CCTV frame stays recognisable at thumbnail size)."""
+    import cv2
+
+    boxed = annotator(Frame(image=image, source_id="", index=0, pts_s=pts_s), det, "",
+                      labels=labels)
+    outline(boxed, det, set(job.focus))
+    ids = det.tracker_id if det.tracker_id is not None else []
+    focus = np.asarray([b for b, t in zip(det.xyxy, ids) if int(t) in job.focus]).reshape(-1, 4)
+    top = _bar_height(max(0.4, min(1.0, boxed.shape[1] / 1280)))
+    crop = crop_around(boxed[top:], focus - np.array([0, top, 0, top], np.float32))
+    thumb = cv2.resize(crop, (640, int(round(crop.shape[0] * 640 / crop.shape[1]))),
+                       interpolation=cv2.INTER_AREA if crop.shape[1] > 640 else cv2.INTER_CUBIC)
+    _text_bar(thumb, f"{job.banner.split('  ')[0]}  t={pts_s:.1f}s", 0, 0.55, (0, 0, 200))
+    return thumb
 
 
 def _bar_height(scale: float) -> int:

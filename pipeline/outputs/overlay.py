@@ -110,6 +110,26 @@ def outline(image: np.ndarray, det: Detections, ids: set[int]) -> None:
             cv2.rectangle(image, (x1 - 3, y1 - 3), (x2 + 3, y2 + 3), (0, 230, 255), 2, cv2.LINE_AA)
 
 
+def crop_around(image: np.ndarray, boxes: np.ndarray, min_frac: float = 0.5,
+                aspect: float = 4 / 3) -> np.ndarray:
+    """The region of ``image`` around ``boxes`` ((N, 4) xyxy pixels) with a margin, at least
+    ``min_frac`` of the frame's height tall, ``aspect`` wide:high, kept inside the frame.
+    With no box, the whole image."""
+    H, W = image.shape[:2]
+    if not len(boxes):
+        return image
+    x1, y1 = boxes[:, 0].min(), boxes[:, 1].min()
+    x2, y2 = boxes[:, 2].max(), boxes[:, 3].max()
+    h = max((y2 - y1) * 1.6, min_frac * H)
+    w = max((x2 - x1) * 1.3, h * aspect)
+    h = max(h, w / aspect)
+    w, h = min(w, W), min(h, H)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    left = int(round(min(max(cx - w / 2, 0), W - w)))
+    top = int(round(min(max(cy - h / 2, 0), H - h)))
+    return image[top: top + int(h), left: left + int(w)].copy()
+
+
 def is_dark(image: np.ndarray, threshold: float = 70.0) -> bool:
     """True when the mean luminance (0–255) of a BGR image is below ``threshold``."""
     return float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).mean()) < threshold
