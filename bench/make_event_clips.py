@@ -21,7 +21,8 @@ room camera (intel one-by-one) are ``test`` — never looked at while choosing t
 from a camera the thresholds were not set on.
 
 Writes CLIPS_DIR/*.mp4 and CLIPS_DIR/ground_truth.json:
-``{"clips": [{"file", "split", "host", "how", "events": [{"type", "start_s", "end_s"}]}]}``,
+``{"clips": [{"file", "split", "host", "how", "events": [{"type", "start_s", "end_s"}],
+"child_boxes": [{"t_s", "xyxy"}]}]}`` (the pasted child's visible pixels, per frame),
 times in seconds from the clip's first frame.
 
     REUNITE_MODELS=../shared/models .venv/bin/python bench/make_event_clips.py runs/event_clips
@@ -129,7 +130,7 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int) -> list[di
             stem = f"{Path(host).stem}-t{tid}-{pose}-{variant}"
             for positive in (True, False):
                 name = f"{stem}.mp4" if positive else f"{stem}-negative.mp4"
-                imgs = []
+                imgs, child_boxes = [], []
                 for i in range(c0, c1 + 1):
                     img = frames[i].copy()
                     if positive and window[0] <= i <= window[-1] and i in boxes:
@@ -141,7 +142,10 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int) -> list[di
                         spr = cv2.resize(boy, (cw, ch), interpolation=cv2.INTER_AREA)
                         alp = cv2.resize(boy_alpha, (cw, ch), interpolation=cv2.INTER_AREA)
                         cx = (x1 + x2) / 2 + rel_dx * wa
-                        paste(img, spr, alp, int(cx - cw / 2), int(y1 + rel_bottom * ha - ch))
+                        vis = paste(img, spr, alp, int(cx - cw / 2), int(y1 + rel_bottom * ha - ch))
+                        if vis is not None:
+                            child_boxes.append({"t_s": round(times[i] - times[c0], 3),
+                                                "xyxy": [int(v) for v in vis]})
                     if variant == "night":
                         img = night_look(img, rng)
                     elif variant == "blur":
@@ -156,7 +160,7 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int) -> list[di
                 how = (f"real boy (COCO 474) pasted {pose} on track {tid} of {host}, {variant}"
                        if positive else f"same window of {host} without the child, {variant}")
                 clips.append({"file": name, "split": split, "host": host, "how": how,
-                              "events": events})
+                              "events": events, "child_boxes": child_boxes})
                 print(f"wrote {name} ({len(imgs)} frames, {split})")
     return clips
 

@@ -85,6 +85,7 @@ class EventsConfig(_Section):
     carry_size_ratio: tuple[float, float] = (0.2, 0.8)
     carry_min_containment: float = Field(0.35, ge=0.0, le=1.0)
     carry_max_relative_speed: float = Field(0.6, gt=0.0)
+    carry_max_scene_ratio: float = Field(0.8, gt=0.0)
     lead_min_duration_s: float = Field(3.0, gt=0.0)
     lead_max_gap_s: float = Field(2.0, ge=0.0)
     lead_max_distance: float = Field(0.6, gt=0.0)

@@ -7,7 +7,10 @@ big one (``containment``: share of the small box inside the big one), its bottom
 the big person's feet (``off_ground``, in big-person heights: a carried child's feet hang at
 hip or chest level), its height is a fraction of the big one's (``size_ratio``), and the two
 move together (``relative_speed``: how fast the small box moves relative to the big one, in
-big-person heights per second). Qualifying instants closer than ``carry_max_gap_s`` join, so a
+big-person heights per second), and — where the scene's perspective is known — the small box is
+too small to be a grown-up standing at its own foot position (``scene_ratio``: its height over a
+standing adult's there; a person farther away behind the carrier overlaps them with feet
+"above" theirs just as a held child does, but is adult-sized for where they stand). Qualifying instants closer than ``carry_max_gap_s`` join, so a
 short occlusion, or a put-down and pick-up within a few seconds, gives one event; the child's
 track may break meanwhile, and the event then lists every child track it joined.
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.attributes import Perspective
 from pipeline.config import EventsConfig
 from pipeline.types import Event, Track
 
@@ -77,7 +81,7 @@ def _segments(t: np.ndarray, on: np.ndarray, max_gap: float) -> list[tuple[int, 
     return segs
 
 
-def _carry_features(p: _Pair) -> dict[str, np.ndarray]:
+def _carry_features(p: _Pair, persp: Perspective | None = None) -> dict[str, np.ndarray]:
     a, c = p.a, p.c
     ha = a[:, 3] - a[:, 1]
     hc = c[:, 3] - c[:, 1]
@@ -85,12 +89,15 @@ def _carry_features(p: _Pair) -> dict[str, np.ndarray]:
     rb = np.minimum(a[:, 2:], c[:, 2:])
     inter = np.clip(rb - lt, 0, None).prod(axis=1)
     area_c = np.maximum((c[:, 2] - c[:, 0]) * hc, 1.0)
-    return {
+    f = {
         "containment": inter / area_c,
         "off_ground": (a[:, 3] - c[:, 3]) / np.maximum(ha, 1.0),
         "size_ratio": hc / np.maximum(ha, 1.0),
         "relative_speed": _relative_speed(p, ha),
     }
+    if persp is not None:
+        f["scene_ratio"] = hc / persp.adult_height(c[:, 3])
+    return f
 
 
 def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +109,8 @@ def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.nda
         & (f["size_ratio"] <= hi)
         & (f["relative_speed"] <= cfg.carry_max_relative_speed)
     )
+    if "scene_ratio" in f:
+        on &= f["scene_ratio"] <= cfg.carry_max_scene_ratio
     # Strength per instant: how clearly each cue clears its threshold (0..1 each, averaged).
     strength = np.mean(
         [
@@ -122,8 +131,14 @@ def _evidence(t: np.ndarray, f: dict[str, np.ndarray], sel: np.ndarray, n: int =
     ]
 
 
-def carry_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
-    """Every carry: pairs (big, small) whose instants qualify for ``carry_min_duration_s``."""
+def carry_events(
+    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None
+) -> list[Event]:
+    """Every carry: pairs (big, small) whose instants qualify for ``carry_min_duration_s``.
+
+    ``perspective`` (from :func:`pipeline.attributes.classify_tracks`) adds the ``scene_ratio``
+    cue; without it that cue is not used.
+    """
     raw: list[Event] = []
     for big in tracks:
         for small in tracks:
@@ -132,7 +147,7 @@ def carry_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
             p = _common(big, small)
             if p is None:
                 continue
-            f = _carry_features(p)
+            f = _carry_features(p, perspective)
             on, strength = _carry_instants(f, cfg)
             for s, e in _segments(p.t, on, cfg.carry_max_gap_s):
                 sel = np.arange(s, e + 1)[on[s : e + 1]]
@@ -234,14 +249,16 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
     return _link(raw, cfg.lead_max_gap_s, cfg.lead_min_duration_s, carry=False)
 
 
-def find_events(tracks: Sequence[Track], cfg: EventsConfig) -> list[Event]:
+def find_events(
+    tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None
+) -> list[Event]:
     """Carry events, then lead-away events outside them; sorted by start time.
 
     Tracks need ``attributes['age_group']`` (see pipeline.attributes) for lead-away. A track
     carried by another whose age group the height cues left ``unknown`` becomes ``child``
     with cue ``carried`` (a person held at 0.2–0.8 of the carrier's height).
     """
-    carry = carry_events(tracks, cfg)
+    carry = carry_events(tracks, cfg, perspective)
     by_id = {t.track_id: t for t in tracks}
     for ev in carry:
         for cid in ev.child_track:

@@ -132,8 +132,8 @@ def process_source(
     tracks = history.tracks()
     res.n_tracks = len(tracks)
     t = time.perf_counter()
-    classify_tracks(tracks, source.probe.height, cfg.attributes)
-    events = find_events(tracks, cfg.events)
+    perspective = classify_tracks(tracks, source.probe.height, cfg.attributes)
+    events = find_events(tracks, cfg.events, perspective)
     res.events = [e.to_dict() for e in events]
     timer.add("events", time.perf_counter() - t)
     t = time.perf_counter()
