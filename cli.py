@@ -134,6 +134,39 @@ def probe(file: str) -> None:
     click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
 
 
+@main.command()
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
+def report(out_dir: str) -> None:
+    """Rebuild DIR/report.html, events.csv and matches.csv from a scan's stored results."""
+    from pipeline.outputs.deliver import rebuild_report
+
+    try:
+        written = rebuild_report(Path(out_dir))
+    except InputError as exc:
+        raise _ExitError(str(exc), 2) from None
+    click.echo(f"reunite: wrote {', '.join(str(Path(out_dir) / w) for w in written)}", err=True)
+
+
+@main.command()
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
+def verify(out_dir: str) -> None:
+    """Re-hash the originals and outputs recorded in DIR/manifest.json; exit 1 if any differ."""
+    from pipeline.verify import verify as verify_dir
+
+    try:
+        res = verify_dir(Path(out_dir))
+    except InputError as exc:
+        raise _ExitError(str(exc), 2) from None
+    for line in res.problems:
+        click.echo(f"reunite: {line}")
+    click.echo(
+        f"reunite: {res.originals_checked} original(s) and {res.outputs_checked} output(s) "
+        f"checked: {'all match the manifest' if res.ok else f'{len(res.problems)} problem(s)'}",
+        err=True,
+    )
+    sys.exit(0 if res.ok else 1)
+
+
 @main.group("config")
 def config_group() -> None:
     """Inspect the configuration."""

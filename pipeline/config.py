@@ -117,6 +117,16 @@ class OutputConfig(_Section):
     annotated_video: bool = True
     video_crf: int = Field(23, ge=0, le=51)
     mot_txt: bool = True
+    event_clips: bool = True
+    clip_pre_roll_s: float = Field(3.0, ge=0.0, le=60.0)
+    clip_post_roll_s: float = Field(3.0, ge=0.0, le=60.0)
+    clip_max_s: float = Field(60.0, gt=0.0)
+    clip_max_fps: float = Field(25.0, gt=0.0, le=120.0)
+    clip_min_height: int = Field(480, ge=0, le=2160)
+    enhance_dark: bool = True
+    contact_sheet: bool = True
+    contact_sheet_frames: int = Field(12, ge=1, le=64)
+    report: bool = True
 
 
 class Config(_Section):

@@ -21,6 +21,7 @@ from pipeline.errors import ReuniteError
 from pipeline.inputs import InputSet, expand_inputs
 from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
+from pipeline.outputs.deliver import deliver_outputs
 from pipeline.runner import SourceResult, process_source
 
 MANIFEST = "manifest.json"
@@ -145,6 +146,7 @@ def run_scan(
         "inputs": len(results), **n, "skipped_non_video": len(found.skipped),
         "events": sum(len(r.events) for r in results),
     }
+    deliver_outputs(out_dir, cfg, manifest, report_line)  # clips, sheets, CSVs, report.html
     manifest["run"]["finished_utc"] = _now()
     manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
     manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST})

@@ -44,7 +44,7 @@ def test_scan_one_clip_writes_outputs_and_manifest(tmp_path, models_env):
     assert m["software"]["packages"]["av"]
     for rel, digest in m["outputs"].items():
         assert sha(out / rel) == digest, rel
-    assert set(src["outputs"]) == {"tracks_jsonl", "tracks_mot", "annotated_video"}
+    assert set(src["outputs"]) == {"tracks_jsonl", "tracks_mot", "annotated_video", "contact_sheet"}
     with av.open(str(out / src["outputs"]["annotated_video"])) as c:
         s = c.streams.video[0]
         assert s.codec_context.name == "h264" and s.codec_context.pix_fmt == "yuv420p"

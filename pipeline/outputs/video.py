@@ -47,10 +47,13 @@ class Annotator:
         title: str,
         labels: list[str] | None = None,
         banner: str = "",
+        show_index: bool = True,
     ) -> np.ndarray:
         """Return an annotated H×W×3 BGR copy of ``frame.image``.
 
         ``detections.class_id`` picks the colour (0 adult, 1 child, 2 unknown).
+        ``show_index``: print the frame's decoded index (off where it is not the file's, e.g.
+        after a seek).
         """
         image = frame.image.copy()
         if len(detections):
@@ -65,7 +68,8 @@ class Annotator:
             image = self._box.annotate(image, svd)
             image = self._label.annotate(image, svd, labels=labels)
         scale = max(0.4, min(1.0, image.shape[1] / 1280))
-        y = _text_bar(image, f"{title}  t={frame.pts_s:8.2f}s  frame {frame.index}", 0, scale, (0, 0, 0))
+        where = f"  frame {frame.index}" if show_index else ""
+        y = _text_bar(image, f"{title}  t={frame.pts_s:8.2f}s{where}", 0, scale, (0, 0, 0))
         if banner:
             _text_bar(image, banner, y, scale, (0, 0, 200))
         return image

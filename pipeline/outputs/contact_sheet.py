@@ -1,0 +1,106 @@
+"""A contact sheet per source: a grid of evenly spaced frames with their tracks, one JPEG.
+
+Each tile is re-decoded from the original by seeking to its time, so the sheet costs a few
+seeks whatever the length of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.outputs.atomic import atomic_path
+from pipeline.outputs.overlay import StoredTrack, ascii_text, detections_at, encode_jpeg, is_dark, prepare
+from pipeline.outputs.segment import decode_segment
+from pipeline.outputs.video import Annotator, _text_bar
+from pipeline.types import Frame
+
+TILE_W = 320
+COLS = 4
+
+
+def sheet_times(first_s: float, last_s: float, n: int) -> list[float]:
+    """``n`` times spread evenly over [first_s, last_s] (tile centres), seconds."""
+    if n <= 1 or last_s <= first_s:
+        return [first_s]
+    step = (last_s - first_s) / n
+    return [first_s + step * (k + 0.5) for k in range(n)]
+
+
+SEQUENTIAL_MAX_S = 300.0  # shorter sources are decoded once; longer ones seek per tile
+
+
+def _tile_frames(source: str, first_s: float, last_s: float, n: int) -> Iterator[Frame]:
+    """The frames nearest after each of :func:`sheet_times`.
+
+    Short sources are decoded in one pass (a seek lands on the keyframe before the time and
+    decodes forward from it, which costs more than one pass when keyframes are sparse); long
+    ones seek once per tile.
+    """
+    times = sheet_times(first_s, last_s, n)
+    if last_s - first_s <= SEQUENTIAL_MAX_S:
+        k = 0
+        for frame in decode_segment(source, times[0], last_s):
+            if k < len(times) and frame.pts_s + 1e-6 >= times[k]:
+                yield frame
+                k += 1
+                while k < len(times) and frame.pts_s + 1e-6 >= times[k]:
+                    k += 1  # frames sparser than tiles: one frame per gap
+            if k >= len(times):
+                return
+        return
+    for t in times:
+        frame = next(iter(decode_segment(source, t, t + 2.0)), None)
+        if frame is not None:
+            yield frame
+
+
+def write_contact_sheet(
+    source: str,
+    tracks: dict[int, StoredTrack],
+    first_s: float,
+    last_s: float,
+    n: int,
+    out_path: Path,
+    enhance_dark: bool = True,
+    annotator: Annotator | None = None,
+) -> int:
+    """Write a JPEG grid of ``n`` frames of ``source`` between ``first_s`` and ``last_s``.
+
+    Returns the number of tiles drawn (0: nothing decoded, no file written).
+    """
+    annotator = annotator or Annotator()
+    tiles: list[np.ndarray] = []
+    enhance: bool | None = None
+    for frame in _tile_frames(source, first_s, last_s, n):
+        if enhance is None:
+            enhance = enhance_dark and is_dark(frame.image)
+        image, scale = prepare(frame.image, 0, enhance)
+        det, labels = detections_at(tracks, frame.pts_s, scale)
+        out = annotator(Frame(image=image, source_id=frame.source_id, index=0, pts_s=frame.pts_s),
+                        det, "", labels=labels, show_index=False)
+        h = int(round(out.shape[0] * TILE_W / out.shape[1]))
+        tile = cv2.resize(out, (TILE_W, h), interpolation=cv2.INTER_AREA)
+        # the time label is drawn at tile size (covering the annotator's shrunken bar)
+        _text_bar(tile, f"t={frame.pts_s:.1f}s  {len(det)} tracked", 0, 0.45, (0, 0, 0))
+        tiles.append(tile)
+    if not tiles:
+        return 0
+    th = max(t.shape[0] for t in tiles)
+    rows = math.ceil(len(tiles) / COLS)
+    cols = min(COLS, len(tiles))
+    head = 26
+    sheet = np.full((head + rows * (th + 4), cols * (TILE_W + 4), 3), 24, np.uint8)
+    note = ascii_text(Path(source).name, 70) + (" - enhanced (brightened)" if enhance else "")
+    _text_bar(sheet, note, 0, 0.5, (24, 24, 24))
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, COLS)
+        y, x = head + r * (th + 4), c * (TILE_W + 4)
+        sheet[y: y + tile.shape[0], x: x + TILE_W] = tile
+    with atomic_path(out_path) as tmp:
+        tmp.write_bytes(encode_jpeg(sheet, max_width=COLS * (TILE_W + 4), quality=80))
+    return len(tiles)

@@ -1,0 +1,104 @@
+"""``reunite verify DIR``: are the originals and the outputs still what the manifest says?
+
+Re-hashes every original (paths and sha256 from the manifest's inputs) and every output file
+listed in the manifest, and lists output files the manifest does not know. Each problem is one
+line; no problem means everything matches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detectors.models import sha256_file
+from pipeline.errors import InputError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class VerifyResult:
+    """What ``verify`` checked and what it found.
+
+    Attributes:
+        originals_checked, outputs_checked: files re-hashed.
+        problems: one line each (``CHANGED``, ``MISSING``, ``UNREADABLE``, ``UNLISTED``).
+    """
+
+    originals_checked: int = 0
+    outputs_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _hash(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
+def load_manifest(out_dir: Path) -> dict:
+    """The manifest of ``out_dir``.
+
+    Raises:
+        InputError: missing, unreadable or not a reunite manifest (names the file).
+    """
+    p = out_dir / MANIFEST
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(p), "no manifest here (is this a reunite output folder?)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(str(p), f"not a readable manifest ({exc})") from None
+    if not isinstance(data, dict) or data.get("tool") != "reunite" or "outputs" not in data:
+        raise InputError(str(p), "not a complete reunite manifest (no 'outputs' section)")
+    return data
+
+
+def verify(out_dir: Path) -> VerifyResult:
+    """Re-hash the originals and outputs recorded in ``out_dir/manifest.json``.
+
+    Raises:
+        InputError: the manifest is missing or malformed.
+    """
+    m = load_manifest(out_dir)
+    res = VerifyResult()
+    for entry in m.get("inputs", []):
+        want = entry.get("sha256_before")
+        if not want:
+            continue  # never hashed (missing or unreadable at scan time): nothing to compare
+        path = Path(entry["path"])
+        if not path.is_absolute() and m.get("run", {}).get("cwd"):
+            path = Path(m["run"]["cwd"]) / path  # relative to where the scan ran
+        res.originals_checked += 1
+        if not path.exists():
+            res.problems.append(f"MISSING original {path} (sha256 {want})")
+            continue
+        got = _hash(path)
+        if got is None:
+            res.problems.append(f"UNREADABLE original {path}")
+        elif got != want:
+            res.problems.append(f"CHANGED original {path}: sha256 {got}, manifest says {want}")
+    listed = m.get("outputs") or {}
+    for rel, want in listed.items():
+        p = out_dir / rel
+        res.outputs_checked += 1
+        if not p.is_file():
+            res.problems.append(f"MISSING output {rel}")
+            continue
+        got = _hash(p)
+        if got is None:
+            res.problems.append(f"UNREADABLE output {rel}")
+        elif got != want:
+            res.problems.append(f"CHANGED output {rel}: sha256 {got}, manifest says {want}")
+    for p in sorted(out_dir.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            rel = p.relative_to(out_dir).as_posix()
+            if rel != MANIFEST and rel not in listed:
+                res.problems.append(f"UNLISTED output {rel} (not in the manifest)")
+    return res

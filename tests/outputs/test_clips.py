@@ -1,0 +1,134 @@
+"""The clip render pass on files made in the test: seeking, pre/post roll, upscaling and
+brightening of small dark footage, match clips, and a source that vanished."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.config import load_config
+from pipeline.outputs.render_pass import run_render_pass
+from pipeline.outputs.segment import decode_segment
+from tests.media import write_clip
+
+FPS = 10
+
+
+def dark_frames(n: int, w: int = 160, h: int = 120) -> list[np.ndarray]:
+    """Night-like frames: a dim grey person-sized block walking right."""
+    out = []
+    for i in range(n):
+        img = np.full((h, w, 3), 12, np.uint8)
+        x = 10 + i
+        img[40:100, x: x + 20] = 45
+        out.append(img)
+    return out
+
+
+def make_scan_dir(tmp_path: Path, n: int = 60) -> tuple[Path, dict]:
+    """A source (n frames at 10 fps, 160×120, dark), its stored track and one event."""
+    src = write_clip(tmp_path / "night cam.mp4", [i / FPS for i in range(n)],
+                     frames=dark_frames(n))
+    out = tmp_path / "out"
+    slug = "night_cam-000000000000"
+    (out / "sources" / slug).mkdir(parents=True)
+    obs = [{"pts_s": i / FPS, "frame": i, "xyxy": [10 + i, 40, 30 + i, 100], "confidence": 0.8}
+           for i in range(n)]
+    track = {"track_id": 1, "attributes": {"age_group": "adult"}, "observations": obs}
+    (out / "sources" / slug / "tracks.jsonl").write_text(json.dumps(track) + "\n")
+    entry = {"path": str(src), "slug": slug, "sha256_before": "0" * 64,
+             "probe": {"creation_time": "2024-05-01T22:10:00.000000Z", "avg_fps": 10.0},
+             "decode": {"first_pts_s": 0.0, "last_pts_s": (n - 1) / FPS},
+             "outputs": {"tracks_jsonl": f"sources/{slug}/tracks.jsonl"}}
+    ev = {"id": f"{slug}-e1", "type": "carry", "source": str(src), "source_sha256": "0" * 64,
+          "start_s": 2.0, "end_s": 3.0, "adult_track": 1, "child_track": 2, "score": 0.8,
+          "summary": "", "evidence": [], "clip": None, "thumbnail": None}
+    (out / "events.json").write_text(json.dumps({"events": [ev]}))
+    return out, entry
+
+
+def decoded(path: Path) -> tuple[list[float], tuple[int, int], str]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frames = list(c.decode(s))
+        return [float(f.time) for f in frames], (frames[0].width, frames[0].height), s.codec_context.name
+
+
+def test_segment_decoder_seeks_and_keeps_source_times(tmp_path):
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)])
+    got = [f.pts_s for f in decode_segment(src, 5.05, 5.55)]
+    assert got == pytest.approx([5.1, 5.2, 5.3, 5.4, 5.5])
+    assert [f.pts_s for f in decode_segment(src, 0.0, 0.25)] == pytest.approx([0.0, 0.1, 0.2])
+    assert len(list(decode_segment(src, 2.0, 4.0, max_fps=5))) == 11  # 2.0, 2.2, ... 4.0
+
+
+def test_event_clip_has_the_configured_roll_and_is_legible(tmp_path):
+    out, entry = make_scan_dir(tmp_path)
+    cfg = load_config(None, ["output.clip_pre_roll_s=1.0", "output.clip_post_roll_s=0.5"]).output
+    summary = run_render_pass(out, cfg, [entry])
+    assert summary["problems"] == [] and summary["clips"] == 1
+    ev = json.loads((out / "events.json").read_text())["events"][0]
+    assert (ev["clip_start_s"], ev["clip_end_s"]) == (1.0, 3.5)
+    times, size, codec = decoded(out / ev["clip"])
+    assert codec == "h264" and len(times) == 26
+    assert size[1] == 480  # 120-px footage scaled up so labels are readable
+    thumb = cv2.imread(str(out / ev["thumbnail"]))
+    assert thumb.shape[0] == 480 and ev["clip_enhanced"] is True
+    # brightened: the dark footage is lifted, the person block still stands out from the ground
+    assert thumb[150:400].mean() > 20
+    # the sheet exists and the manifest entry now lists it
+    assert entry["outputs"]["contact_sheet"].endswith("contact_sheet.jpg")
+    assert cv2.imread(str(out / entry["outputs"]["contact_sheet"])) is not None
+
+
+def test_long_event_is_capped_and_short_roll_at_file_start(tmp_path):
+    out, entry = make_scan_dir(tmp_path)
+    doc = json.loads((out / "events.json").read_text())
+    doc["events"][0].update(start_s=0.5, end_s=5.5)
+    (out / "events.json").write_text(json.dumps(doc))
+    cfg = load_config(None, ["output.clip_max_s=2.0", "output.contact_sheet=false"]).output
+    run_render_pass(out, cfg, [entry])
+    ev = json.loads((out / "events.json").read_text())["events"][0]
+    assert ev["clip_start_s"] == 0.0 and ev["clip_end_s"] == 2.0
+    assert "contact_sheet" not in entry["outputs"]
+
+
+def test_matches_get_clips_and_keep_their_face_thumbnail(tmp_path):
+    out, entry = make_scan_dir(tmp_path)
+    m = {"subject": "child A", "source": entry["path"], "source_sha256": "0" * 64, "track": 1,
+         "start_s": 4.0, "end_s": 4.5, "distance": 0.041, "threshold": 0.07, "rank": 1,
+         "quality": 0.6, "thumbnail": "faces/m1.jpg", "reference_thumbnail": "faces/ref.jpg"}
+    (out / "matches.json").write_text(json.dumps({"matches": [m]}))
+    summary = run_render_pass(out, load_config().output, [entry])
+    assert summary["clips"] == 2
+    got = json.loads((out / "matches.json").read_text())["matches"][0]
+    assert got["thumbnail"] == "faces/m1.jpg"
+    assert got["clip"] == "clips/match-1.mp4" and (out / got["clip_thumbnail"]).is_file()
+
+
+def test_vanished_original_is_one_problem_line_not_a_crash(tmp_path):
+    out, entry = make_scan_dir(tmp_path)
+    Path(entry["path"]).unlink()
+    summary = run_render_pass(out, load_config().output, [entry])
+    assert summary["clips"] == 0 and len(summary["problems"]) == 2
+    assert "night cam.mp4: file not found" in summary["problems"][0]
+    assert json.loads((out / "events.json").read_text())["events"][0]["clip"] is None
+    assert not (out / "clips").exists() or not list((out / "clips").iterdir())
+
+
+def test_contact_sheet_tiles_are_the_same_by_one_pass_or_by_seeking(tmp_path, monkeypatch):
+    from pipeline.outputs import contact_sheet as cs
+
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)])
+    one_pass = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
+    monkeypatch.setattr(cs, "SEQUENTIAL_MAX_S", 0.0)
+    seeking = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
+    assert one_pass == seeking == pytest.approx([k + 0.5 for k in range(8)])
+    assert cs.write_contact_sheet(str(src), {}, 0.0, 7.9, 8, tmp_path / "s.jpg") == 8
+    sheet = cv2.imread(str(tmp_path / "s.jpg"))
+    assert sheet.shape[1] == 4 * (cs.TILE_W + 4) and sheet.shape[0] > 2 * 240
