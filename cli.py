@@ -17,6 +17,7 @@ import click
 
 from pipeline.config import ConfigError, Config, dump_yaml, load_config
 from pipeline.errors import InputError, ModelError, OutputError
+from pipeline.inputs import display_name
 
 
 class _ExitError(click.ClickException):
@@ -27,7 +28,9 @@ class _ExitError(click.ClickException):
         self.exit_code = code
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"reunite: error: {self.format_message()}", err=True)
+        from pipeline.inputs import one_line  # a name or key with a newline stays on one line
+
+        click.echo(f"reunite: error: {one_line(self.format_message())}", err=True)
 
 
 def _config(config_file: str | None, sets: tuple[str, ...]) -> Config:
@@ -67,7 +70,7 @@ def _progress_bar(path: Path):  # noqa: ANN202 - click's progress bar type is pr
 
         def start(self, source: Any) -> None:
             self.bar = click.progressbar(
-                length=source.expected_frames or 0, label=path.name[:40], file=sys.stderr,
+                length=source.expected_frames or 0, label=display_name(path.name)[:40], file=sys.stderr,
                 show_pos=True,
             )
             self.bar.__enter__()

@@ -13,8 +13,12 @@ libav itself never opens the path.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import heapq
 import math
+import os
+import stat
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +34,10 @@ from pipeline.types import Frame
 
 _MAX_FAULT_MESSAGES = 10
 _REORDER = 4  # frames in the timestamp-repair window (see VideoSource._decoded_frames)
+# Frame-size limits checked on the header before any frame is decoded: a forged header must not
+# make the decoder allocate gigabytes (a 16000x16000 frame is 768 MB as BGR). 8K UHD is 33 Mpx.
+MAX_SIDE_PX = 16384
+MAX_FRAME_PX = 64 * 1024 * 1024
 
 
 @dataclass
@@ -106,11 +114,66 @@ class DecodeReport:
         return d
 
 
+def check_regular_file(path: Path) -> None:
+    """Refuse, with one clear reason, anything that is not a regular file that can be opened.
+
+    A FIFO or device named ``.mp4`` would block or never end; a symlink loop or a dangling
+    symlink would otherwise read as "file not found".
+
+    Raises:
+        InputError: the reason, naming the file.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        reason = "broken symbolic link (its target does not exist)" if path.is_symlink() else (
+            "file not found")
+        raise InputError(str(path), reason) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(str(path), "symbolic link loop (cannot be followed)") from None
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(str(path), "is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "socket" if stat.S_ISSOCK(st.st_mode) else "special file")
+        raise InputError(str(path), f"not a regular file (a {kind})")
+
+
+def open_original(path: str | Path) -> Any:
+    """Open an original read-only for reading, without updating its access time where the OS
+    allows it (``O_NOATIME``: the file's owner or root), so reading leaves no trace on it.
+
+    Returns:
+        A binary file object (the caller closes it).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        if not noatime:
+            raise
+        fd = os.open(path, flags)  # not the owner: O_NOATIME is refused, read normally
+    return os.fdopen(fd, "rb")
+
+
+def hash_original(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 (hex) of an original, read through :func:`open_original`."""
+    h = hashlib.sha256()
+    with open_original(path) as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _open(path: Path) -> tuple[Any, Any]:
     import av
 
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller with the container
+        fh = open_original(path)  # closed by the caller with the container
     except FileNotFoundError:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
@@ -206,8 +269,13 @@ def _probe_open(p: Path, container: Any) -> ProbeInfo:
     start = float(stream.start_time * tb) if stream.start_time is not None and tb else 0.0
     avg, base = _fps(stream.average_rate), _fps(stream.base_rate)
     vfr = bool(avg and base and abs(avg - base) / base > 0.05)
-    rot = _first_rotation(container, stream)
     w, h = int(cc.width or 0), int(cc.height or 0)
+    if max(w, h) > MAX_SIDE_PX or w * h > MAX_FRAME_PX:
+        raise InputError(
+            str(p), f"frame size {w}x{h} in the header is beyond the limit "
+            f"({MAX_SIDE_PX} px a side, {MAX_FRAME_PX // (1024 * 1024)} Mpx): refused before decoding",
+        )
+    rot = _first_rotation(container, stream)
     dw, dh = (h, w) if rot in (90, 270) else (w, h)
     ctime = container.metadata.get("creation_time") if container.metadata else None
     return ProbeInfo(
