@@ -61,6 +61,9 @@ def main() -> None:
     # Evidence work: ultralytics must not probe the network (its import-time online check,
     # hub and settings sync). Set before anything imports it; the user may override.
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    # onnxruntime (>= 1.2x on Linux) otherwise keeps a telemetry device id and an event store
+    # for upload under ~/.cache/Microsoft; it reads this when first imported.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 @contextmanager

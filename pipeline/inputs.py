@@ -19,6 +19,11 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
+# Hidden entries are not recursed into (``.Trash``, ``._x.mp4`` resource forks) but never
+# dropped silently: the manifest lists them, and naming one on the command line scans it.
+_HIDDEN = "hidden name (starts with '.'): not scanned; name it on the command line to scan it"
+
+
 @dataclass
 class InputSet:
     """Files to process, in order, and what folder recursion passed over."""
@@ -29,7 +34,8 @@ class InputSet:
 
 
 def expand_inputs(inputs: list[str], exclude: Path | None = None) -> InputSet:
-    """Files as given, folders walked recursively (sorted, symlinked folders not followed).
+    """Files as given, folders walked recursively (sorted, symlinked folders not followed;
+    hidden entries listed in ``skipped``).
 
     Args:
         inputs: paths from the command line.
@@ -50,6 +56,9 @@ def expand_inputs(inputs: list[str], exclude: Path | None = None) -> InputSet:
         if p.is_dir():
             for root, dirs, files in os.walk(p, followlinks=False):
                 rp = Path(root)
+                for d in sorted(dirs):
+                    if d.startswith("."):
+                        result.skipped.append({"path": str(rp / d), "reason": _HIDDEN})
                 dirs[:] = sorted(
                     d for d in dirs
                     if not d.startswith(".") and (excl is None or (rp / d).resolve() != excl)
@@ -57,6 +66,7 @@ def expand_inputs(inputs: list[str], exclude: Path | None = None) -> InputSet:
                 for name in sorted(files):
                     f = rp / name
                     if name.startswith("."):
+                        result.skipped.append({"path": str(f), "reason": _HIDDEN})
                         continue
                     if f.suffix.lower() in VIDEO_EXTENSIONS:
                         add(f)
