@@ -25,7 +25,7 @@ from tests.media import write_clip
 ONE_LINE_ENOSPC = "No space left on device"
 
 
-def _noise_clip(path: Path, n: int = 30) -> Path:
+def _noise_clip(path: Path, n: int = 12) -> Path:
     rng = np.random.default_rng(3)
     frames = [rng.integers(0, 256, (240, 320, 3), np.uint8) for _ in range(n)]
     return write_clip(path, [i / 10 for i in range(n)], size=(320, 240), frames=frames)
