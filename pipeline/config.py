@@ -154,6 +154,8 @@ def _format_error(err: ValidationError, prefix: str = "") -> str:
         else:
             got = repr(e.get("input"))
             lines.append(f"{path}: {e['msg']} (got {got if len(got) <= 80 else got[:77] + '...'})")
+    if len(lines) > 3:  # one readable line: the first problems, then a count
+        lines = lines[:3] + [f"and {len(lines) - 3} more problem(s)"]
     return "; ".join(lines)
 
 

@@ -104,7 +104,7 @@ config_doc = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(config_doc)
 def test_config_files_load_or_name_the_key(tmp_path, doc):
