@@ -121,7 +121,7 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
         click.echo(
             f"reunite: {s['inputs']} input(s): {s['ok']} ok, {s['partial']} partial, "
             f"{s['failed']} failed; {s['skipped_non_video']} non-video file(s) skipped; "
-            f"manifest: {Path(out_dir) / 'manifest.json'}",
+            f"manifest: {display_name(Path(out_dir) / 'manifest.json')}",
             err=True,
         )
     sys.exit(code)

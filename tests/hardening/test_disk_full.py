@@ -128,3 +128,28 @@ def test_injected_enospc_in_atomic_writer_then_rerun(tmp_path, models_env, monke
     assert m["complete"] is False and [Path(i["path"]).name for i in m["inputs"]] == ["a.mp4"]
     monkeypatch.setattr("pipeline.outputs.atomic.os.fsync", real_fsync)
     _check_rerun(clips, out)
+
+
+def test_encoder_hits_enospc_then_rerun(tmp_path, models_env):
+    """The real encoder writing into /dev/full (the kernel answers every write with ENOSPC):
+    its temporary file is made a link to /dev/full before the scan. Runs without root."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    from pipeline.ingest import hash_original
+    from pipeline.inputs import source_slug
+
+    clip = write_clip(tmp_path / "a.mp4", [i / 10 for i in range(5)])
+    out = tmp_path / "out"
+    src_dir = out / "sources" / source_slug(clip, hash_original(clip))
+    src_dir.mkdir(parents=True, mode=0o700)
+    os.chmod(out, 0o700)
+    os.symlink("/dev/full", src_dir / ".annotated.mp4.part.mp4")
+    r = _scan([clip], out)
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    errors = _error_lines(r.output)
+    assert len(errors) == 1 and errors[0].startswith("reunite: error: cannot write "), r.output
+    assert errors[0].endswith("annotated.mp4: No space left on device (disk full; files under "
+                              "their final names are complete, rerun when space is back)")
+    _assert_no_half_written(out)
+    assert not (src_dir / "annotated.mp4").exists()
+    _check_rerun([clip], out)
