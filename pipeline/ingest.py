@@ -227,9 +227,11 @@ def probe(path: str | Path) -> ProbeInfo:
     """Read container and stream facts without decoding the picture data.
 
     Raises:
-        InputError: the file is missing, empty, unreadable or holds no video stream.
+        InputError: the file is missing, empty, unreadable, not a regular file, holds no video
+            stream, or announces frames beyond ``MAX_SIDE_PX`` / ``MAX_FRAME_PX``.
     """
     p = Path(path)
+    check_regular_file(p)  # a FIFO would block the open forever, a device never end
     with _libav_log_capture():
         fh, container = _open(p)
     try:

@@ -148,3 +148,24 @@ def test_a_bug_keeps_its_traceback(tmp_path, models_env, monkeypatch):
     r = CliRunner().invoke(main, ["scan", "--quiet", str(clip), "--out", str(tmp_path / "o"),
                                   *FAST])
     assert isinstance(r.exception, ZeroDivisionError)
+
+
+def test_probe_command_refuses_special_files_without_blocking(tmp_path):
+    """``reunite probe`` on a FIFO must not wait for a writer; on a device, not read forever."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    os.symlink("/dev/zero", tmp_path / "zero.mp4")
+    os.symlink("loop.mp4", tmp_path / "loop.mp4")
+    root = Path(__file__).resolve().parents[2]
+    expected = {"pipe.mp4": "not a regular file (a named pipe (FIFO))",
+                "zero.mp4": "not a regular file (a device)",
+                "loop.mp4": "symbolic link loop (cannot be followed)"}
+    for name, reason in expected.items():
+        r = subprocess.run([sys.executable, str(root / "cli.py"), "probe", str(tmp_path / name)],
+                           capture_output=True, text=True, timeout=60, cwd=root)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == f"reunite: error: {tmp_path / name}: {reason}\n"
