@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "random_bytes.mp4": "64 KiB of random bytes named .mp4",
     "text_file.mp4": "a text file named .mp4",
     "absurd_dims.y4m": "Y4M header claiming 16000x16000 frames",
+    "huge_photo.mp4": "a real 20000x4000 JPEG (0.9 MB) named .mp4",
     "audio_only.mp4": "AAC audio only, no video stream",
     "still_image.mp4": "a JPEG photo named .mp4",
     "loop_a.mp4": "symlink loop (a -> b -> a)",
@@ -85,6 +86,9 @@ def build_corpus(folder: Path) -> dict[str, str]:
     (folder / "text_file.mp4").write_text("Case notes, not a video.\n" * 200)
     (folder / "absurd_dims.y4m").write_bytes(
         b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + rng.randbytes(4096))
+    ok, big = cv2.imencode(".jpg", np.zeros((4000, 20000), np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 10])
+    assert ok
+    (folder / "huge_photo.mp4").write_bytes(big.tobytes())
     write_audio_only(folder / "audio_only.mp4")
     ok, jpg = cv2.imencode(".jpg", pattern(3, 320, 240))
     assert ok

@@ -23,6 +23,7 @@ EXPECTED = {
     "random_bytes.mp4": ("failed", "not a readable video container"),
     "text_file.mp4": ("failed", "not a readable video container"),
     "absurd_dims.y4m": ("failed", "frame size 16000x16000 in the header is beyond the limit"),
+    "huge_photo.mp4": ("failed", "frame size 20000x4000 in the header is beyond the limit"),
     "audio_only.mp4": ("failed", "no video stream in the container"),
     "still_image.mp4": ("ok", None),
     "loop_a.mp4": ("failed", "symbolic link loop"),
