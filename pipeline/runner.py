@@ -20,7 +20,8 @@ from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
-from pipeline.ingest import VideoSource, check_regular_file, hash_original
+from pipeline.ingest import VideoSource
+from pipeline.originals import check_regular_file, hash_original
 from pipeline.inputs import display_name, source_slug, unique_slug
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl

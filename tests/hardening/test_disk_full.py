@@ -135,7 +135,7 @@ def test_encoder_hits_enospc_then_rerun(tmp_path, models_env):
     its temporary file is made a link to /dev/full before the scan. Runs without root."""
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
-    from pipeline.ingest import hash_original
+    from pipeline.originals import hash_original
     from pipeline.inputs import source_slug
 
     clip = write_clip(tmp_path / "a.mp4", [i / 10 for i in range(5)])

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest import VideoSource, hash_original
+from pipeline.ingest import VideoSource
+from pipeline.originals import hash_original
 from tests.hardening.corpus import running_as_root
 from tests.hardening.table import FAST, problem_lines
 from tests.media import write_clip
