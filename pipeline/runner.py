@@ -22,7 +22,7 @@ from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
 from pipeline.ingest import VideoSource
 from pipeline.originals import check_regular_file, hash_original
-from pipeline.inputs import display_name, source_slug, unique_slug
+from pipeline.inputs import display_name, one_line, source_slug, unique_slug
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
 from pipeline.outputs.render import render_annotated
@@ -160,7 +160,8 @@ def process_source(
             fps = min(fps, source.probe.avg_fps)
         n = render_annotated(
             lambda: _open_source(path, cfg), tracks, events, src_dir / "annotated.mp4", fps,
-            cfg.output.video_crf, title=path.name[:48],
+            # escaped: an undecodable byte (lone surrogate) in a name crashes OpenCV's putText
+            cfg.output.video_crf, title=one_line(path.name)[:48],
         )
         if n:
             res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"

@@ -36,6 +36,7 @@ HOSTILE: list[tuple[bytes, str]] = [
     (b"\x1b[31mred\x1b[0m.mp4", "bad"),
     ("rtl\u202egnp.mp4".encode(), "bad"),
     (b"bad\xff byte.mp4", "bad"),
+    (b"good\xfe bytes.mp4", "good"),  # undecodable bytes in outputs' JSON: exact, \udcXX
     (b"tab\there\rcr.mp4", "good"),
     (b"..\\..\\windows.mp4", "good"),
     (b"_..\\..\\windows.mp4", "good"),
