@@ -17,6 +17,7 @@ import click
 
 from pipeline.config import ConfigError, Config, dump_yaml, load_config
 from pipeline.errors import InputError, ModelError, OutputError
+from pipeline.inputs import display_name
 
 
 class _ExitError(click.ClickException):
@@ -27,7 +28,9 @@ class _ExitError(click.ClickException):
         self.exit_code = code
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"reunite: error: {self.format_message()}", err=True)
+        from pipeline.inputs import one_line  # a name or key with a newline stays on one line
+
+        click.echo(f"reunite: error: {one_line(self.format_message())}", err=True)
 
 
 def _config(config_file: str | None, sets: tuple[str, ...]) -> Config:
@@ -58,6 +61,9 @@ def main() -> None:
     # Evidence work: ultralytics must not probe the network (its import-time online check,
     # hub and settings sync). Set before anything imports it; the user may override.
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    # onnxruntime (>= 1.2x on Linux) otherwise keeps a telemetry device id and an event store
+    # for upload under ~/.cache/Microsoft; it reads this when first imported.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 @contextmanager
@@ -67,7 +73,7 @@ def _progress_bar(path: Path):  # noqa: ANN202 - click's progress bar type is pr
 
         def start(self, source: Any) -> None:
             self.bar = click.progressbar(
-                length=source.expected_frames or 0, label=path.name[:40], file=sys.stderr,
+                length=source.expected_frames or 0, label=display_name(path.name)[:40], file=sys.stderr,
                 show_pos=True,
             )
             self.bar.__enter__()
@@ -115,7 +121,7 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
         click.echo(
             f"reunite: {s['inputs']} input(s): {s['ok']} ok, {s['partial']} partial, "
             f"{s['failed']} failed; {s['skipped_non_video']} non-video file(s) skipped; "
-            f"manifest: {Path(out_dir) / 'manifest.json'}",
+            f"manifest: {display_name(Path(out_dir) / 'manifest.json')}",
             err=True,
         )
     sys.exit(code)

@@ -18,11 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class ConfigError(ValueError):
-    """A user-caused configuration problem; the message names the key path."""
+    """A user-caused configuration problem; the message names the key path.
+
+    The message is kept on one line: control characters in user-given keys are escaped.
+    """
+
+    def __init__(self, message: str) -> None:
+        from pipeline.inputs import one_line
+
+        super().__init__(one_line(message))
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinities are refused: they defeat range checks and are not valid JSON (manifest).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class IngestConfig(_Section):
@@ -160,7 +169,10 @@ def _format_error(err: ValidationError, prefix: str = "") -> str:
         if e["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key{_known_keys_hint(e['loc'])}")
         else:
-            lines.append(f"{path}: {e['msg']} (got {e.get('input')!r})")
+            got = repr(e.get("input"))
+            lines.append(f"{path}: {e['msg']} (got {got if len(got) <= 80 else got[:77] + '...'})")
+    if len(lines) > 3:  # one readable line: the first problems, then a count
+        lines = lines[:3] + [f"and {len(lines) - 3} more problem(s)"]
     return "; ".join(lines)
 
 
@@ -191,7 +203,8 @@ def parse_set(expr: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
+        why = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({why})") from None
     return [p.strip() for p in parts], value
 
 

@@ -17,7 +17,9 @@ class InputError(ReuniteError):
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        from pipeline.inputs import display_name  # names are escaped: one message, one line
+
+        super().__init__(f"{display_name(path)}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -28,3 +30,16 @@ class ModelError(ReuniteError):
 
 class OutputError(ReuniteError):
     """An output cannot be written (disk full, permissions, a path escaping the output folder)."""
+
+
+def output_error(path: object, exc: OSError) -> OutputError:
+    """An :class:`OutputError` for a failed write, e.g. ``cannot write out/x.json: No space
+    left on device (disk full; ...)``."""
+    import errno
+
+    from pipeline.inputs import display_name
+
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = " (disk full; files under their final names are complete, rerun when space is back)"
+    return OutputError(f"cannot write {display_name(str(path))}: {exc.strerror or exc}{hint}")

@@ -26,10 +26,15 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import InputError
+from pipeline.originals import check_regular_file, open_original
 from pipeline.types import Frame
 
 _MAX_FAULT_MESSAGES = 10
 _REORDER = 4  # frames in the timestamp-repair window (see VideoSource._decoded_frames)
+# Frame-size limits checked on the header before any frame is decoded: a forged header must not
+# make the decoder allocate gigabytes (a 16000x16000 frame is 768 MB as BGR). 8K UHD is 33 Mpx.
+MAX_SIDE_PX = 16384
+MAX_FRAME_PX = 64 * 1024 * 1024
 
 
 @dataclass
@@ -110,7 +115,7 @@ def _open(path: Path) -> tuple[Any, Any]:
     import av
 
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller with the container
+        fh = open_original(path)  # closed by the caller with the container
     except FileNotFoundError:
         raise InputError(str(path), "file not found") from None
     except IsADirectoryError:
@@ -164,9 +169,11 @@ def probe(path: str | Path) -> ProbeInfo:
     """Read container and stream facts without decoding the picture data.
 
     Raises:
-        InputError: the file is missing, empty, unreadable or holds no video stream.
+        InputError: the file is missing, empty, unreadable, not a regular file, holds no video
+            stream, or announces frames beyond ``MAX_SIDE_PX`` / ``MAX_FRAME_PX``.
     """
     p = Path(path)
+    check_regular_file(p)  # a FIFO would block the open forever, a device never end
     with _libav_log_capture():
         fh, container = _open(p)
     try:
@@ -206,8 +213,13 @@ def _probe_open(p: Path, container: Any) -> ProbeInfo:
     start = float(stream.start_time * tb) if stream.start_time is not None and tb else 0.0
     avg, base = _fps(stream.average_rate), _fps(stream.base_rate)
     vfr = bool(avg and base and abs(avg - base) / base > 0.05)
-    rot = _first_rotation(container, stream)
     w, h = int(cc.width or 0), int(cc.height or 0)
+    if max(w, h) > MAX_SIDE_PX or w * h > MAX_FRAME_PX:
+        raise InputError(
+            str(p), f"frame size {w}x{h} in the header is beyond the limit "
+            f"({MAX_SIDE_PX} px a side, {MAX_FRAME_PX // (1024 * 1024)} Mpx): refused before decoding",
+        )
+    rot = _first_rotation(container, stream)
     dw, dh = (h, w) if rot in (90, 270) else (w, h)
     ctime = container.metadata.get("creation_time") if container.metadata else None
     return ProbeInfo(

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from detectors.base import PersonDetector
-from detectors.models import sha256_file
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
 from pipeline.ingest import VideoSource
 from pipeline.inner import inner_confidence
-from pipeline.inputs import source_slug
+from pipeline.originals import check_regular_file, hash_original
+from pipeline.inputs import display_name, one_line, source_slug, unique_slug
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
 from pipeline.outputs.render import render_annotated
@@ -84,6 +84,7 @@ def process_source(
     detector: PersonDetector,
     on_start: Callable[[VideoSource], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
+    used_slugs: set[str] | None = None,
 ) -> SourceResult:
     """Run the analysis pass over one file and write its per-source outputs.
 
@@ -97,26 +98,32 @@ def process_source(
         detector: a loaded person detector (shared across sources; it holds no per-source state).
         on_start: called with the opened source (e.g. to size a progress bar).
         on_frame: called after each analysed frame.
+        used_slugs: output folder names already taken in this run (a copy of the same file
+            under a name that folds to the same slug gets ``-2``); updated.
+
+    Raises:
+        OutputError: the outputs cannot be written (disk full, permissions).
     """
     res = SourceResult(path=str(path))
     timer = _Timer()
     t0 = time.perf_counter()
     try:
-        if not path.is_file():
-            raise InputError(str(path), "not a regular file" if path.exists() else "file not found")
+        check_regular_file(path)
         res.size_bytes, res.mtime_ns_before = _stat(path)
-        res.sha256_before = sha256_file(path)
+        res.sha256_before = hash_original(path)
     except PermissionError:
-        res.error = f"{path}: permission denied (cannot open for reading)"
+        res.error = f"{display_name(path)}: permission denied (cannot open for reading)"
         return res
     except InputError as exc:
         res.error = str(exc)
         return res
     except OSError as exc:
-        res.error = f"{path}: cannot read ({exc.strerror or exc})"
+        res.error = f"{display_name(path)}: cannot read ({exc.strerror or exc})"
         return res
     timer.add("hash", time.perf_counter() - t0)
     res.slug = source_slug(path, res.sha256_before)
+    if used_slugs is not None:
+        res.slug = unique_slug(res.slug, used_slugs)
     src_dir = out_dir / "sources" / res.slug
     try:
         source = _open_source(path, cfg)
@@ -127,7 +134,10 @@ def process_source(
     res.probe = source.probe.to_dict()
     if on_start:
         on_start(source)
-    src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise output_error(src_dir, exc) from None
     history = _analyse(source, cfg, detector, timer, res, on_frame)
     res.decode = source.report.to_dict()
     tracks = history.tracks()
@@ -151,16 +161,18 @@ def process_source(
             fps = min(fps, source.probe.avg_fps)
         n = render_annotated(
             lambda: _open_source(path, cfg), tracks, events, src_dir / "annotated.mp4", fps,
-            cfg.output.video_crf, title=path.name[:48],
+            # escaped: an undecodable byte (lone surrogate) in a name crashes OpenCV's putText
+            cfg.output.video_crf, title=one_line(path.name)[:48],
         )
         if n:
             res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"
         timer.add("render", time.perf_counter() - t)
     rep = source.report
     if rep.frames_analysed == 0:
-        res.status, res.error = "failed", f"{path}: {rep.error or 'no frame could be decoded'}"
+        res.status = "failed"
+        res.error = f"{display_name(path)}: {rep.error or 'no frame could be decoded'}"
     elif rep.error:
-        res.status, res.error = "partial", f"{path}: {rep.error}"
+        res.status, res.error = "partial", f"{display_name(path)}: {rep.error}"
     else:
         res.status = "ok"
     _rehash(path, res)
@@ -221,11 +233,17 @@ def _analyse(
 def _rehash(path: Path, res: SourceResult) -> None:
     """Hash the original again; a change is reported loudly (it must never happen)."""
     try:
-        res.sha256_after = sha256_file(path)
-        _, res.mtime_ns_after = _stat(path)
+        res.sha256_after = hash_original(path)
+        size, res.mtime_ns_after = _stat(path)
     except OSError as exc:
-        res.error = (res.error + "; " if res.error else "") + f"cannot re-hash original ({exc})"
+        res.status = "failed"
+        res.error = (res.error + "; " if res.error else "") + (
+            f"{display_name(path)}: cannot re-hash the original ({exc.strerror or exc})")
         return
     if res.sha256_before and res.sha256_after != res.sha256_before:
         res.status = "failed"
-        res.error = f"{path}: ORIGINAL CHANGED DURING THE SCAN (sha256 before/after differ)"
+        grew = f", {res.size_bytes} -> {size} bytes: still being written?" if size != res.size_bytes else ""
+        res.error = (
+            f"{display_name(path)}: ORIGINAL CHANGED DURING THE SCAN (sha256 before/after "
+            f"differ{grew})"
+        )

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.config import Config
 from pipeline.errors import ReuniteError
-from pipeline.inputs import InputSet, expand_inputs
+from pipeline.inputs import InputSet, display_name, expand_inputs, one_line
 from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.deliver import deliver_outputs
@@ -70,14 +70,17 @@ def prepare_out_dir(out_dir: Path, inputs: list[str]) -> None:
             d = p.resolve()
             if out_abs == d or d in out_abs.parents:
                 raise UsageError(
-                    f"--out {out_dir} is inside the input folder {raw}: outputs must never be "
-                    "written beside the originals"
+                    f"--out {display_name(out_dir)} is inside the input folder {display_name(raw)}: "
+                    "outputs must never be written beside the originals"
                 )
     if not out_dir.exists():
-        out_dir.mkdir(parents=True, mode=0o700)
+        try:
+            out_dir.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise UsageError(f"--out {display_name(out_dir)}: cannot create ({exc.strerror or exc})") from None
         os.chmod(out_dir, 0o700)
     elif not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a folder")
+        raise UsageError(f"--out {display_name(out_dir)} exists and is not a folder")
 
 
 def run_scan(
@@ -100,7 +103,30 @@ def run_scan(
         progress: given a path, returns a context manager with ``start(source)`` and
             ``frame(frame)`` callbacks (a progress bar), or None.
         report_line: where one-line per-file problems go.
+
+    Raises:
+        UsageError: a bad ``--out``.
+        OutputError: an output cannot be written (disk full): the batch stops; files under
+            their final names are complete and the last manifest says what was done.
     """
+    # Everything the scan creates (folders, outputs, the encoder's files) is private: 0700/0600.
+    umask = os.umask(0o077)
+    try:
+        return _run_scan(inputs, out_dir, cfg, detector_factory, argv, progress,
+                         lambda line: report_line(one_line(line)))
+    finally:
+        os.umask(umask)
+
+
+def _run_scan(
+    inputs: list[str],
+    out_dir: Path,
+    cfg: Config,
+    detector_factory: Callable[[], Any],
+    argv: list[str] | None,
+    progress: Callable[[Path], Any] | None,
+    report_line: Callable[[str], None],
+) -> tuple[dict[str, Any], int]:
     prepare_out_dir(out_dir, inputs)
     started, t0 = _now(), time.perf_counter()
     found: InputSet = expand_inputs(inputs, exclude=out_dir)
@@ -118,22 +144,23 @@ def run_scan(
     }
     results: list[SourceResult] = []
     for raw in found.missing:
-        r = SourceResult(path=raw, error=f"{raw}: file not found")
+        r = SourceResult(path=raw, error=f"{display_name(raw)}: file not found")
         results.append(r)
         report_line(f"reunite: FAILED {r.error}")
+    used_slugs: set[str] = set()
     for path in found.files:
         if progress is not None:
             with progress(path) as bar:
-                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame)
+                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame, used_slugs)
         else:
-            r = process_source(path, out_dir, cfg, detector)
+            r = process_source(path, out_dir, cfg, detector, used_slugs=used_slugs)
         results.append(r)
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")
         elif r.decode and r.decode["decode_faults"]:
             d = r.decode
             report_line(
-                f"reunite: FAULTS {r.path}: decoded to the end with {d['decode_faults']} decode "
+                f"reunite: FAULTS {display_name(r.path)}: decoded to the end with {d['decode_faults']} decode "
                 f"fault(s) (first: {d['fault_messages'][0]})"
             )
         manifest["inputs"] = [x.to_dict() for x in results]

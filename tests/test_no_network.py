@@ -29,6 +29,8 @@ socket.socket.connect = lambda self, address: refuse(address)
 socket.socket.connect_ex = lambda self, address: refuse(address)
 socket.create_connection = lambda address, *a, **k: refuse(address)
 socket.getaddrinfo = lambda host, *a, **k: refuse(host)
+socket.gethostbyname = lambda host: refuse(host)
+socket.socket.sendto = lambda self, *a: refuse(a[-1])  # UDP telemetry needs no connect
 from cli import main
 try:
     main(sys.argv[1:], standalone_mode=False)

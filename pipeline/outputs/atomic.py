@@ -10,23 +10,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import output_error
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync and rename it into place.
 
     On any exception the temporary file is removed and ``path`` is left as it was, so a crash
-    or a full disk never leaves a half-written output under the final name.
+    or a full disk never leaves a half-written output under the final name. A failed write
+    (disk full, permissions) is raised as :class:`~pipeline.errors.OutputError` (one line).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -38,4 +46,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name with undecodable bytes: keep it exact, \udcXX-escaped
+        text = json.dumps(data, indent=2, ensure_ascii=True)
+    write_text_atomic(path, text + "\n")

@@ -11,7 +11,9 @@ from pipeline.types import Track
 
 def write_tracks_jsonl(tracks: list[Track], path: str | Path) -> None:
     """One JSON object per line per track: id, span (s), observations (pts_s, frame, xyxy)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    # backslashreplace: an undecodable byte in a source path (a lone surrogate) becomes the
+    # JSON escape \udcXX, which reads back exactly.
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         for t in tracks:
             fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")
 

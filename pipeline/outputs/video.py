@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.errors import OutputError
+from pipeline.errors import OutputError, output_error
 from pipeline.types import Detections, Frame
 
 
@@ -122,6 +122,7 @@ class VideoWriter:
         except (BrokenPipeError, OSError) as exc:
             err = self._proc.stderr.read().decode(errors="replace").strip()
             self.abort()
+            _raise_if_disk_full(self.path, err)
             raise OutputError(f"{self.path}: video encoder failed ({err or exc})") from None
         self.frames += 1
 
@@ -137,6 +138,7 @@ class VideoWriter:
             self._cleanup()
             if self.frames == 0:
                 return
+            _raise_if_disk_full(self.path, err)
             raise OutputError(f"{self.path}: video encoder exited {rc}: {err[-300:]}")
         os.replace(self._tmp, self.path)
 
@@ -152,3 +154,11 @@ class VideoWriter:
     def _cleanup(self) -> None:
         if self._tmp.exists():
             self._tmp.unlink()
+
+
+def _raise_if_disk_full(path: Path, ffmpeg_stderr: str) -> None:
+    """The encoder's disk-full report as the same one line the other writers give."""
+    import errno
+
+    if os.strerror(errno.ENOSPC) in ffmpeg_stderr:
+        raise output_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
