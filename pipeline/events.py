@@ -21,7 +21,9 @@ taller than an adult can at its foot position (``merged_height_ratio``, the box 
 the scene's adult height there, at least ``carry_merged_min_height_ratio``), or a weak second
 person box sits in its upper part in most observations (``inner_share``, pipeline.inner) while
 the box is adult-sized. A weaker cue than two boxes: it scores 0.5–0.75; the event's
-``child_track`` is empty and its evidence says ``cue: merged_box``.
+``child_track`` is empty and its evidence says ``cue: merged_box``. Off unless
+``carry_merged_box`` (it fires on ordinary walkers seen up close at eye level, where YOLOX boxes
+body parts inside most people).
 
 lead_away — an adult and a child (by the track's age group) on the ground side by side (feet at
 the same depth, close together), both walking with the same velocity for at least
@@ -178,7 +180,8 @@ def carry_events(
                         evidence=_evidence(p.t, f, sel),
                     )
                 )
-    raw += merged_box_events(tracks, cfg, perspective, frame_height)
+    if cfg.carry_merged_box:
+        raw += merged_box_events(tracks, cfg, perspective, frame_height)
     return _link(raw, cfg.carry_max_gap_s, cfg.carry_min_duration_s, carry=True)
 
 

@@ -40,9 +40,9 @@ def standing_child(x: float, feet: float = 400, h: float = 110):
     return (x - 18, feet - h, x + 18, feet)
 
 
-def run(tracks):
+def run(tracks, **events):
     persp = classify_tracks(tracks, H, AttributesConfig())
-    return find_events(tracks, EventsConfig(), persp, H)
+    return find_events(tracks, EventsConfig(**events), persp, H)
 
 
 def test_carry():
@@ -159,7 +159,8 @@ def test_one_box_holding_two_people_is_a_carry():
     # A child on the shoulders boxed with the carrier: 1.3x an adult's height where they stand.
     tracks = scene()
     tracks.append(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 1.3 * 170, 440 + 30 * s, 380)))
-    ev = [e for e in run(tracks) if e.type == "carry"]
+    assert run(tracks) == []  # the one-box cue is off by default (configs/high_recall.yaml)
+    ev = [e for e in run(tracks, carry_merged_box=True) if e.type == "carry"]
     assert [(e.adult_track, e.child_track) for e in ev] == [(20, [])]
     assert ev[0].evidence[0]["cue"] == "merged_box"
     assert 0.5 <= ev[0].score <= 0.75  # a weaker cue than two boxes scores lower
@@ -169,7 +170,7 @@ def test_one_box_holding_two_people_is_a_carry():
 def test_a_tall_adult_is_not_a_carry():
     tracks = scene()
     tracks.append(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 1.08 * 170, 440 + 30 * s, 380)))
-    assert run(tracks) == []
+    assert run(tracks, carry_merged_box=True) == []
 
 
 def test_adult_farther_away_behind_a_near_one_is_not_carried():
@@ -195,7 +196,7 @@ def test_weak_second_person_inside_an_adult_box_is_a_carry():
     tracks = scene()
     held = with_inner(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 170, 440 + 30 * s, 380)),
                       lambda s: 1.0 <= s <= 5.0)
-    ev = [e for e in run(tracks + [held]) if e.type == "carry"]
+    ev = [e for e in run(tracks + [held], carry_merged_box=True) if e.type == "carry"]
     assert [(e.adult_track, e.child_track) for e in ev] == [(20, [])]
     assert 0.6 <= ev[0].start_s <= 1.5 and 4.5 <= ev[0].end_s <= 5.4
     assert ev[0].evidence[0]["inner_share"] >= 0.5
@@ -207,4 +208,4 @@ def test_a_flickering_inner_box_or_a_child_sized_holder_is_not_a_carry():
                          lambda s: int(round(s * FPS)) % 4 == 0)  # a limb boxed now and then
     small = with_inner(track(21, secs(0, 6), lambda s: (200 + 30 * s, 380 - 110, 230 + 30 * s, 380)),
                        lambda s: True)  # a child holding a toy: child-sized for where it stands
-    assert [e for e in run(tracks + [flicker, small]) if e.type == "carry"] == []
+    assert [e for e in run(tracks + [flicker, small], carry_merged_box=True) if e.type == "carry"] == []

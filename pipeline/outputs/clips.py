@@ -200,7 +200,8 @@ def event_job(ev: dict[str, Any], creation_time: str | None, fps: float | None) 
     focus = {int(c): "CHILD" for c in children}
     if ev.get("adult_track") is not None:
         focus[int(ev["adult_track"])] = "ADULT"
-    kids = "/".join(f"#{c}" for c in children)
+    # a one-box carry (cue merged_box) has no child track: the child is inside the adult's box
+    kids = "/".join(f"#{c}" for c in children) or "in the same box"
     banner = (f"{str(ev.get('type', 'event')).upper()} adult #{ev.get('adult_track')} child {kids} "
               f"score {float(ev.get('score', 0)):.2f}  {ev['start_s']:.1f}-{ev['end_s']:.1f} s")
     return ClipJob(str(ev["id"]), ev["source"], float(ev["start_s"]), float(ev["end_s"]), focus,

@@ -55,7 +55,8 @@ def render_annotated(
             ]
             active = [e for e in events if e.start_s <= frame.pts_s <= e.end_s]
             banner = " | ".join(
-                f"{e.type.upper()} #{e.adult_track}+{'/'.join(f'#{c}' for c in e.child_track)} "
+                f"{e.type.upper()} #{e.adult_track}+"
+                f"{'/'.join(f'#{c}' for c in e.child_track) or 'child in box'} "
                 f"score {e.score:.2f}"
                 for e in active
             )
