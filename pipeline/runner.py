@@ -21,6 +21,7 @@ from pipeline.errors import InputError
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
+from pipeline.faces import FaceCandidates, track_faces
 from pipeline.ingest import VideoSource
 from pipeline.inputs import source_slug
 from pipeline.outputs.atomic import write_json_atomic
@@ -54,6 +55,7 @@ class SourceResult:
     n_detections: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    faces: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ def process_source(
     detector: PersonDetector,
     on_start: Callable[[VideoSource], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
+    face_models: Any = None,
 ) -> SourceResult:
     """Run the analysis pass over one file and write its per-source outputs.
 
@@ -96,6 +99,7 @@ def process_source(
         detector: a loaded person detector (shared across sources; it holds no per-source state).
         on_start: called with the opened source (e.g. to size a progress bar).
         on_frame: called after each analysed frame.
+        face_models: loaded face models (detectors.faces.FaceModels) or None for no face stage.
     """
     res = SourceResult(path=str(path))
     timer = _Timer()
@@ -127,7 +131,8 @@ def process_source(
     if on_start:
         on_start(source)
     src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    history = _analyse(source, cfg, detector, timer, res, on_frame)
+    candidates = FaceCandidates(cfg.faces) if face_models is not None else None
+    history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
     res.decode = source.report.to_dict()
     tracks = history.tracks()
     res.n_tracks = len(tracks)
@@ -136,6 +141,13 @@ def process_source(
     events = find_events(tracks, cfg.events)
     res.events = [e.to_dict() for e in events]
     timer.add("events", time.perf_counter() - t)
+    if candidates is not None and source.report.frames_analysed:
+        # Faces: re-decode only up to the last chosen frame; see pipeline/faces.py.
+        t = time.perf_counter()
+        res.faces = track_faces(_open_source(path, cfg), candidates, face_models, cfg.faces,
+                                tracks, out_dir, res.slug)
+        res.outputs["faces_json"] = f"sources/{res.slug}/faces.json"
+        timer.add("faces", time.perf_counter() - t)
     t = time.perf_counter()
     write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
     res.outputs["tracks_jsonl"] = f"sources/{res.slug}/tracks.jsonl"
@@ -187,6 +199,7 @@ def _analyse(
     timer: _Timer,
     res: SourceResult,
     on_frame: Callable[[Frame], None] | None,
+    candidates: FaceCandidates | None = None,
 ) -> TrackHistory:
     """The streaming analysis pass: decode (reader thread) → detect → track → history."""
     tracker = build_tracker(cfg.tracker)
@@ -206,6 +219,8 @@ def _analyse(
             det.data["appearance"] = color_signatures(frame.image, det.xyxy)
         tracked: Detections = tracker.update(det, frame.pts_s)
         history.add(tracked, frame.pts_s, frame.index)
+        if candidates is not None:
+            candidates.add(frame, tracked)
         timer.add("track", time.perf_counter() - t2)
         res.n_detections += len(det)
         if on_frame:
