@@ -44,11 +44,14 @@ def sharpness(gray: np.ndarray) -> float:
 
 def head_region(box: np.ndarray, frame_w: int, frame_h: int, fraction: float) -> tuple[int, int, int, int]:
     """Integer ``x1, y1, x2, y2`` of the head region of a person box (xyxy absolute pixels):
-    the top ``fraction`` of the box, widened by 10% of its width on each side, clipped."""
+    the top ``fraction`` of the box but at least a box width tall (a head-and-shoulders or
+    sitting person's box is squat and the face sits lower in it), widened by 10% of the width on
+    each side, clipped to the frame."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
+    bottom = y1 + min(h, max(fraction * h, w))
     return (max(0, int(x1 - 0.1 * w)), max(0, int(y1 - 0.05 * h)),
-            min(frame_w, int(np.ceil(x2 + 0.1 * w))), min(frame_h, int(np.ceil(y1 + fraction * h))))
+            min(frame_w, int(np.ceil(x2 + 0.1 * w))), min(frame_h, int(np.ceil(bottom))))
 
 
 def face_quality(face: Face, scale: float, cfg: FacesConfig) -> tuple[float, float]:
@@ -270,6 +273,11 @@ def track_faces(
         if not got:
             return
         emb = models.embedder.embed([f.chip for f in got])
+        # A track that switched people holds faces of two persons: keep the faces that agree
+        # with the best one (within the match threshold), count the others.
+        keep = (1.0 - emb @ emb[0]) <= models.threshold
+        rec["face_outliers"] = int((~keep).sum())
+        emb, got = emb[keep], [f for f, k in zip(got, keep) if k]
         rel = f"faces/{slug}/t{tid}.jpg"
         write_jpeg(out_dir / rel, got[0].thumb)
         q = float(np.mean([f.quality for f in got]))
@@ -308,7 +316,7 @@ def track_faces(
             "track": t.track_id, "start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3),
             "quality": rec.get("quality"), "n_faces": rec.get("n_faces", 0),
             "face_quality": rec.get("face_quality"), "face_px": rec.get("face_px"),
-            "best_face_s": rec.get("best_face_s"),
+            "best_face_s": rec.get("best_face_s"), "face_outliers": rec.get("face_outliers", 0),
             "thumbnail": rec.get("thumbnail"), "person_thumbnail": rec.get("person_thumbnail"),
             "appearance": None if sig is None else [round(float(v), 5) for v in sig],
             "template": rec.get("template"),

@@ -2,8 +2,8 @@
 
 ``reunite enroll WATCHLIST_DIR --out LIST``: WATCHLIST_DIR holds a folder per subject (the
 folder name is the subject) with photos. Each photo must show exactly one face (faces smaller
-than 40% of the largest one's width are background and ignored) of at least
-``ENROLL_MIN_FACE_PX`` pixels; any other photo gets one line naming it and is left out. LIST
+than 40% of the largest one's width are background and ignored) at least
+``faces.enroll_min_face_px`` pixels wide; any other photo gets one line naming it and is left out. LIST
 receives ``watchlist.json`` (embedder, threshold, per subject: template = normalised mean of
 its photos' embeddings, each photo's sha256 and face box) and ``refs/<subject>.jpg``, the best
 reference face.
@@ -30,7 +30,6 @@ from pipeline.outputs.atomic import write_json_atomic
 
 WATCHLIST_JSON = "watchlist.json"
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-ENROLL_MIN_FACE_PX = 40.0
 BACKGROUND_FACE_RATIO = 0.4
 DETECT_MAX_SIDE = 1000
 
@@ -54,7 +53,7 @@ def faces_in_photo(models: FaceModels, image: np.ndarray) -> list[Face]:
     return sorted(faces, key=lambda f: -f.width)
 
 
-def photo_face(models: FaceModels, image: np.ndarray, min_face_px: float = ENROLL_MIN_FACE_PX
+def photo_face(models: FaceModels, image: np.ndarray, min_face_px: float
                ) -> tuple[Face | None, str | None]:
     """The one face of a reference photo, or None and the reason in a few words."""
     faces = faces_in_photo(models, image)
@@ -99,7 +98,7 @@ def enroll(watchlist_dir: Path, out: Path, models: FaceModels, cfg: FacesConfig)
             if image is None:
                 res.problems.append(f"{p}: cannot be read as an image, skipped")
                 continue
-            face, why = photo_face(models, image)
+            face, why = photo_face(models, image, cfg.enroll_min_face_px)
             if face is None:
                 res.problems.append(f"{p}: {why}, skipped")
                 continue
