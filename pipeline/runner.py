@@ -146,7 +146,7 @@ def process_source(
         t = time.perf_counter()
         res.faces = track_faces(_open_source(path, cfg), candidates, face_models, cfg.faces,
                                 tracks, out_dir, res.slug)
-        res.outputs["faces_json"] = f"sources/{res.slug}/faces.json"
+        res.faces["faces_json"] = f"sources/{res.slug}/faces.json"
         timer.add("faces", time.perf_counter() - t)
     t = time.perf_counter()
     write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
