@@ -126,7 +126,7 @@ class FacesConfig(_Section):
     detector_threshold: float = Field(0.0, ge=-2.0, le=3.0)
     match_threshold: float | None = Field(None, gt=0.0, le=2.0)
     identity_threshold: float | None = Field(None, gt=0.0, le=2.0)
-    appearance_threshold: float = Field(0.08, ge=0.0, le=1.0)
+    appearance_threshold: float = Field(0.04, ge=0.0, le=1.0)
     thumbnail_px: int = Field(160, ge=32, le=1024)
     enroll_min_face_px: float = Field(40.0, ge=1.0)
 

@@ -3,7 +3,7 @@
 Face first: track templates are clustered by complete linkage at the face threshold (every
 pair inside an identity is within it, so one look-alike cannot chain two people together).
 Tracks with no usable face then join the identity whose tracks' clothing colour is nearest,
-only when that distance is within ``faces.appearance_threshold`` (strict: colour is a weak cue,
+only when the distance to each of its tracks is within ``faces.appearance_threshold`` (strict: colour is a weak cue,
 and across cameras light changes it), or start an identity of their own. Two tracks of one
 source that overlap in time are never the same person. Each identity says which cue linked it.
 """
@@ -82,7 +82,9 @@ def cluster_identities(tracks: list[dict[str, Any]], face_threshold: float,
                 sigs = [m["appearance"] for m, _ in group if m.get("appearance") is not None]
                 if not sigs:
                     continue
-                d = float(appearance_distance(a, np.asarray(sigs, np.float32)).min())
+                # complete linkage here too: within the threshold of every member, so that
+                # colour cannot chain different people together
+                d = float(appearance_distance(a, np.asarray(sigs, np.float32)).max())
                 if d <= best_d:
                     best, best_d = k, d
         if best is None:
