@@ -254,9 +254,15 @@ def build_face_models(faces: FacesConfig, models: ModelsConfig) -> FaceModels:
     Raises:
         ModelError: a model file is missing or fails its checksum, or the embedder is unknown.
     """
-    landmarks = resolve("dlib_landmarks_5", models.dir, models.cache_dir, models.allow_download,
-                        FACE_REGISTRY)
-    detector = DlibFaceDetector(landmarks, faces.detector_threshold)
-    embedder = DeepFaceEmbedder(faces.embedder, models)
+    try:
+        landmarks = resolve("dlib_landmarks_5", models.dir, models.cache_dir,
+                            models.allow_download, FACE_REGISTRY)
+        try:
+            detector = DlibFaceDetector(landmarks, faces.detector_threshold)
+        except ImportError as exc:
+            raise ModelError(f"face detector: dlib cannot be imported ({exc})") from None
+        embedder = DeepFaceEmbedder(faces.embedder, models)
+    except ModelError as exc:
+        raise ModelError(f"{exc} (or scan without faces: --set faces.enabled=false)") from None
     thr = faces.match_threshold if faces.match_threshold is not None else match_threshold(faces.embedder)
     return FaceModels(detector, embedder, thr)
