@@ -3,7 +3,7 @@
     .venv/bin/python bench/eval_faces.py [--data ../shared/data/faces] [--backends opencv,dlib]
 
 1. Calibration on every labelled face outside the test pairs (dlib face chips: 5 identities ×
-   11; 14 single-face photos of 5 people from face_recognition's examples; 1,891 pairs): the
+   11; 14 single-face photos of 5 people from face_recognition's examples; 2,346 pairs): the
    middle of the gap between the largest same-person and the smallest different-person
    distance — the threshold ``detectors/faces.py`` ships as ``CALIBRATED_THRESHOLDS``; the FAR
    1% and best-accuracy thresholds are printed for reference.
