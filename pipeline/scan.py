@@ -128,7 +128,7 @@ def run_scan(
     }
     if wl is not None:
         manifest["watchlist"] = {"path": str(watchlist), "subjects": len(wl["subjects"]),
-                                 "embedder": wl["embedder"]}
+                                 "embedder": wl["embedder"], "sha256": wl["file_sha256"]}
     refs = copy_reference_thumbnails(wl, out_dir) if wl is not None else {}
     results: list[SourceResult] = []
     for raw in found.missing:

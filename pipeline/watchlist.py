@@ -149,6 +149,7 @@ def load_watchlist(path: Path, embedder: str) -> dict[str, Any]:
             f"--watchlist {path}: enrolled with face model {data.get('embedder')!r}, the scan uses "
             f"{embedder!r} (enroll again with --set faces.embedder={embedder})")
     data["folder"] = str(f.parent)
+    data["file_sha256"] = sha256_file(f)
     for s in subjects:
         s["template"] = np.asarray(s["template"], np.float32)
     return data

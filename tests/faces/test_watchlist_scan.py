@@ -88,5 +88,6 @@ def test_manifest_counts_tracks_without_a_usable_face(scanned: Path):
     assert faces["with_face"] == 4
     assert faces["skipped_no_face"] == faces["tracks"] - 4 > 0
     assert manifest["models"]["faces"]["weights"]["sha256"].startswith("55533b28")
+    assert manifest["watchlist"]["subjects"] == 2 and len(manifest["watchlist"]["sha256"]) == 64
     for inp in manifest["inputs"]:
         assert inp["faces"]["skipped_no_face"] + inp["faces"]["with_face"] == inp["faces"]["tracks"]
