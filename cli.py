@@ -96,11 +96,15 @@ def _progress_bar(path: Path):  # noqa: ANN202 - click's progress bar type is pr
               help="Output folder (created private, 0700).")
 @config_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts).")
+@click.option("--watchlist", "watchlist", type=click.Path(), default=None,
+              help="A list written by `reunite enroll`; matches go to DIR/matches.json.")
 def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: tuple[str, ...],
-         quiet: bool) -> None:
+         quiet: bool, watchlist: str | None) -> None:
     """Analyse video files or folders (recursed) and write results to --out."""
     from detectors import build_person_detector
+    from detectors.faces import build_face_models
     from pipeline.scan import UsageError, run_scan
+    from pipeline.watchlist import WatchlistError
 
     cfg = _config(config_file, sets)
     show_bars = not quiet and sys.stderr.isatty()
@@ -109,8 +113,10 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
             list(inputs), Path(out_dir), cfg,
             detector_factory=lambda: build_person_detector(cfg.detector, cfg.models),
             argv=sys.argv, progress=_progress_bar if show_bars else None,
+            face_models_factory=lambda: build_face_models(cfg.faces, cfg.models),
+            watchlist=Path(watchlist) if watchlist else None,
         )
-    except (UsageError, ModelError) as exc:
+    except (UsageError, ModelError, WatchlistError) as exc:
         raise _ExitError(str(exc), 2) from None
     except OutputError as exc:
         raise _ExitError(str(exc), 1) from None
@@ -125,6 +131,34 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
             err=True,
         )
     sys.exit(code)
+
+
+@main.command()
+@click.argument("watchlist_dir", type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="List folder to write (watchlist.json + reference thumbnails).")
+@config_options
+def enroll(watchlist_dir: str, out_dir: str, config_file: str | None, sets: tuple[str, ...]) -> None:
+    """Enroll reference photos (a folder per subject) into a watch-list for scan --watchlist.
+
+    Exit 0: every photo enrolled; 1: some photos were rejected (one line each, the rest are
+    enrolled); 2: nothing could be enrolled, or a usage, config or model error.
+    """
+    from detectors.faces import build_face_models
+    from pipeline.watchlist import WatchlistError, enroll as enroll_dir
+
+    cfg = _config(config_file, sets)
+    try:
+        models = build_face_models(cfg.faces, cfg.models)
+        res = enroll_dir(Path(watchlist_dir), Path(out_dir), models, cfg.faces)
+    except (ModelError, WatchlistError) as exc:
+        raise _ExitError(str(exc), 2) from None
+    for line in res.problems:
+        click.echo(f"reunite: enroll: {line}", err=True)
+    n = sum(len(s["photos"]) for s in res.subjects)
+    click.echo(f"reunite: enrolled {len(res.subjects)} subject(s) from {n} photo(s) into "
+               f"{out_dir}; {len(res.problems)} problem(s)", err=True)
+    sys.exit(1 if res.problems else 0)
 
 
 @main.command()

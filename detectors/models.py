@@ -101,6 +101,34 @@ REGISTRY: dict[str, ModelSpec] = {
     )
 }
 
+# Face models live in their own registry, so that a face model is never accepted as a person
+# detector (and the other way round).
+FACE_REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        # Face models (dlib, by Davis King; shipped in PyPI face-recognition-models 0.3.0,
+        # whose files are byte-identical to the ones in its source repository).
+        ModelSpec(
+            name="dlib_face_resnet",
+            adapter="deepface",
+            filename="dlib_face_recognition_resnet_model_v1.dat",
+            url="https://github.com/ageitgey/face_recognition_models/raw/master/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+            sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            licence="CC0-1.0 (dlib ResNet face embedding, 128-d; face-recognition-models 0.3.0)",
+            package_file=("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"),
+        ),
+        ModelSpec(
+            name="dlib_landmarks_5",
+            adapter="dlib",
+            filename="shape_predictor_5_face_landmarks.dat",
+            url="https://github.com/ageitgey/face_recognition_models/raw/master/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+            sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+            licence="CC0-1.0 (dlib 5-point face landmarks; face-recognition-models 0.3.0)",
+            package_file=("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"),
+        ),
+    )
+}
+
 
 @dataclass(frozen=True)
 class ResolvedModel:
@@ -124,17 +152,18 @@ class ResolvedModel:
         }
 
 
-def get_spec(name: str) -> ModelSpec:
-    """Look up a model by name.
+def get_spec(name: str, registry: dict[str, ModelSpec] | None = None) -> ModelSpec:
+    """Look up a model by name (in ``registry``, default the person detectors' REGISTRY).
 
     Raises:
         ModelError: unknown name (the message lists the known ones).
     """
+    registry = REGISTRY if registry is None else registry
     try:
-        return REGISTRY[name]
+        return registry[name]
     except KeyError:
         raise ModelError(
-            f"unknown model {name!r} (known: {', '.join(sorted(REGISTRY))})"
+            f"unknown model {name!r} (known: {', '.join(sorted(registry))})"
         ) from None
 
 
@@ -182,14 +211,17 @@ def _check(spec: ModelSpec, path: Path) -> ResolvedModel:
     )
 
 
-def resolve(name: str, models_dir: str | None, cache_dir: str, allow_download: bool) -> ResolvedModel:
+def resolve(
+    name: str, models_dir: str | None, cache_dir: str, allow_download: bool,
+    registry: dict[str, ModelSpec] | None = None,
+) -> ResolvedModel:
     """Find, check (sha256) and, if allowed, download the file of a registered model.
 
     Raises:
         ModelError: unknown model, file not found (the message says where it looked and where
             to get it), or checksum mismatch.
     """
-    spec = get_spec(name)
+    spec = get_spec(name, registry)
     names = (spec.filename, *spec.alt_filenames)
     dirs = search_dirs(models_dir, cache_dir)
     for d in dirs:

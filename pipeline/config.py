@@ -139,6 +139,25 @@ class OutputConfig(_Section):
     report: bool = True
 
 
+class FacesConfig(_Section):
+    enabled: bool = True
+    embedder: str = "Dlib"
+    candidates_per_track: int = Field(6, ge=1, le=64)
+    candidate_min_gap_s: float = Field(0.5, ge=0.0)
+    faces_per_template: int = Field(3, ge=1, le=64)
+    head_fraction: float = Field(0.4, gt=0.0, le=1.0)
+    head_min_width: int = Field(200, ge=32, le=2048)
+    min_face_px: float = Field(20.0, ge=1.0)
+    ok_face_px: float = Field(60.0, ge=1.0)
+    min_quality: float = Field(0.35, ge=0.0, le=1.0)
+    detector_threshold: float = Field(0.0, ge=-2.0, le=3.0)
+    match_threshold: float | None = Field(None, gt=0.0, le=2.0)
+    identity_threshold: float | None = Field(None, gt=0.0, le=2.0)
+    appearance_threshold: float = Field(0.04, ge=0.0, le=1.0)
+    thumbnail_px: int = Field(160, ge=32, le=1024)
+    enroll_min_face_px: float = Field(40.0, ge=1.0)
+
+
 class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     detector: DetectorConfig = DetectorConfig()
@@ -147,6 +166,7 @@ class Config(_Section):
     events: EventsConfig = EventsConfig()
     models: ModelsConfig = ModelsConfig()
     output: OutputConfig = OutputConfig()
+    faces: FacesConfig = FacesConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -20,6 +20,7 @@ from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
+from pipeline.faces import FaceCandidates, track_faces
 from pipeline.ingest import VideoSource
 from pipeline.inner import inner_confidence
 from pipeline.originals import check_regular_file, hash_original
@@ -55,6 +56,7 @@ class SourceResult:
     n_detections: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    faces: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def process_source(
     on_start: Callable[[VideoSource], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
     used_slugs: set[str] | None = None,
+    face_models: Any = None,
 ) -> SourceResult:
     """Run the analysis pass over one file and write its per-source outputs.
 
@@ -100,6 +103,8 @@ def process_source(
         on_frame: called after each analysed frame.
         used_slugs: output folder names already taken in this run (a copy of the same file
             under a name that folds to the same slug gets ``-2``); updated.
+
+        face_models: loaded face models (detectors.faces.FaceModels) or None for no face stage.
 
     Raises:
         OutputError: the outputs cannot be written (disk full, permissions).
@@ -138,7 +143,8 @@ def process_source(
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise output_error(src_dir, exc) from None
-    history = _analyse(source, cfg, detector, timer, res, on_frame)
+    candidates = FaceCandidates(cfg.faces) if face_models is not None else None
+    history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
     res.decode = source.report.to_dict()
     tracks = history.tracks()
     res.n_tracks = len(tracks)
@@ -147,6 +153,13 @@ def process_source(
     events = find_events(tracks, cfg.events, perspective, source.probe.height)
     res.events = [e.to_dict() for e in events]
     timer.add("events", time.perf_counter() - t)
+    if candidates is not None and source.report.frames_analysed:
+        # Faces: re-decode only up to the last chosen frame; see pipeline/faces.py.
+        t = time.perf_counter()
+        res.faces = track_faces(_open_source(path, cfg), candidates, face_models, cfg.faces,
+                                tracks, out_dir, res.slug)
+        res.faces["faces_json"] = f"sources/{res.slug}/faces.json"
+        timer.add("faces", time.perf_counter() - t)
     t = time.perf_counter()
     write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
     res.outputs["tracks_jsonl"] = f"sources/{res.slug}/tracks.jsonl"
@@ -200,6 +213,7 @@ def _analyse(
     timer: _Timer,
     res: SourceResult,
     on_frame: Callable[[Frame], None] | None,
+    candidates: FaceCandidates | None = None,
 ) -> TrackHistory:
     """The streaming analysis pass: decode (reader thread) → detect → track → history."""
     tracker = build_tracker(cfg.tracker)
@@ -223,6 +237,8 @@ def _analyse(
         tracked: Detections = tracker.update(det, frame.pts_s)
         tracked.data["inner_confidence"] = inner_confidence(tracked.xyxy, found)
         history.add(tracked, frame.pts_s, frame.index)
+        if candidates is not None:
+            candidates.add(frame, tracked)
         timer.add("track", time.perf_counter() - t2)
         res.n_detections += len(det)
         if on_frame:

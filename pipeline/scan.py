@@ -22,6 +22,8 @@ from pipeline.inputs import InputSet, display_name, expand_inputs, one_line
 from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.deliver import deliver_outputs
+from pipeline.outputs.face_reports import copy_reference_thumbnails, write_face_reports
+from pipeline.watchlist import load_watchlist
 from pipeline.runner import SourceResult, process_source
 
 MANIFEST = "manifest.json"
@@ -91,6 +93,8 @@ def run_scan(
     argv: list[str] | None = None,
     progress: Callable[[Path], Any] | None = None,
     report_line: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+    face_models_factory: Callable[[], Any] | None = None,
+    watchlist: Path | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Scan every input; return the manifest and the exit code (0 all ok, 1 some failed).
 
@@ -103,6 +107,8 @@ def run_scan(
         progress: given a path, returns a context manager with ``start(source)`` and
             ``frame(frame)`` callbacks (a progress bar), or None.
         report_line: where one-line per-file problems go.
+        face_models_factory: builds the face models (loaded once) when ``faces.enabled``.
+        watchlist: a list folder written by ``reunite enroll``; matches go to matches.json.
 
     Raises:
         UsageError: a bad ``--out``.
@@ -113,7 +119,7 @@ def run_scan(
     umask = os.umask(0o077)
     try:
         return _run_scan(inputs, out_dir, cfg, detector_factory, argv, progress,
-                         lambda line: report_line(one_line(line)))
+                         lambda line: report_line(one_line(line)), face_models_factory, watchlist)
     finally:
         os.umask(umask)
 
@@ -126,22 +132,33 @@ def _run_scan(
     argv: list[str] | None,
     progress: Callable[[Path], Any] | None,
     report_line: Callable[[str], None],
+    face_models_factory: Callable[[], Any] | None,
+    watchlist: Path | None,
 ) -> tuple[dict[str, Any], int]:
     prepare_out_dir(out_dir, inputs)
     started, t0 = _now(), time.perf_counter()
     found: InputSet = expand_inputs(inputs, exclude=out_dir)
     detector = detector_factory()
+    face_models = face_models_factory() if face_models_factory and cfg.faces.enabled else None
+    if watchlist is not None and face_models is None:
+        raise UsageError("--watchlist needs the face stage (faces.enabled=true)")
+    wl = load_watchlist(watchlist, face_models.embedder.name) if watchlist is not None else None
     manifest: dict[str, Any] = {
         "tool": "reunite",
         "version": __version__,
         "complete": False,
         "run": {"started_utc": started, "command": argv or [], "cwd": os.getcwd()},
         "software": software_versions(),
-        "models": {"person_detector": detector.model.manifest()},
+        "models": {"person_detector": detector.model.manifest(),
+                   **({"faces": face_models.manifest()} if face_models else {})},
         "config": {"hash": cfg.hash(), "resolved": cfg.to_dict()},
         "inputs": [],
         "skipped": found.skipped,
     }
+    if wl is not None:
+        manifest["watchlist"] = {"path": str(watchlist), "subjects": len(wl["subjects"]),
+                                 "embedder": wl["embedder"], "sha256": wl["file_sha256"]}
+    refs = copy_reference_thumbnails(wl, out_dir) if wl is not None else {}
     results: list[SourceResult] = []
     for raw in found.missing:
         r = SourceResult(path=raw, error=f"{display_name(raw)}: file not found")
@@ -151,9 +168,11 @@ def _run_scan(
     for path in found.files:
         if progress is not None:
             with progress(path) as bar:
-                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame, used_slugs)
+                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame, used_slugs,
+                                   face_models=face_models)
         else:
-            r = process_source(path, out_dir, cfg, detector, used_slugs=used_slugs)
+            r = process_source(path, out_dir, cfg, detector, used_slugs=used_slugs,
+                               face_models=face_models)
         results.append(r)
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")
@@ -167,12 +186,19 @@ def _run_scan(
         write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
         write_json_atomic(out_dir / MANIFEST, manifest)
     write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
+    face_counts = (write_face_reports(results, out_dir, cfg.faces, face_models.threshold, wl, refs)
+                   if face_models is not None else {})
     n = {s: sum(r.status == s for r in results) for s in ("ok", "partial", "failed")}
     manifest["inputs"] = [x.to_dict() for x in results]
     manifest["summary"] = {
         "inputs": len(results), **n, "skipped_non_video": len(found.skipped),
         "events": sum(len(r.events) for r in results),
     }
+    if face_models is not None:
+        manifest["summary"]["faces"] = {
+            k: sum((r.faces or {}).get(k, 0) for r in results)
+            for k in ("tracks", "with_face", "low_quality", "skipped_no_face", "faces_found")
+        } | face_counts
     deliver_outputs(out_dir, cfg, manifest, report_line)  # clips, sheets, CSVs, report.html
     manifest["run"]["finished_utc"] = _now()
     manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)

