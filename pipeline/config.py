@@ -65,6 +65,7 @@ class TrackerConfig(_Section):
     high_threshold: float = Field(0.3, ge=0.0, le=1.0)
     low_threshold: float = Field(0.1, ge=0.0, le=1.0)
     new_track_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    inside_start_threshold: float = Field(0.15, ge=0.0, le=1.0)
     match_iou: float = Field(0.2, gt=0.0, le=1.0)
     low_match_iou: float = Field(0.5, gt=0.0, le=1.0)
     lost_timeout_s: float = Field(3.0, gt=0.0)

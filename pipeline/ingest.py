@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -314,6 +315,13 @@ class VideoSource:
                 self._check_truncation()
         finally:
             rep.finish_intervals()
+            # A consumer that stops early (the face pass reads only up to its last chosen
+            # frame) leaves libav's frame-threading workers mid-decode. One of them may already
+            # be inside PyAV's Python log callback, waiting for the GIL, while close() frees
+            # the codec holding the GIL and waiting for that worker: a deadlock (seen on an
+            # HEVC .ts). Logging is off again here (nolog callback, no GIL), so releasing the
+            # GIL briefly lets any callback already in flight finish before the codec is freed.
+            time.sleep(0.02)
             container.close()
             fh.close()
 

@@ -15,9 +15,14 @@ One update:
 3. Low boxes (``low_threshold <= confidence < high_threshold``) are matched to the tracked (not
    lost) confirmed tracks left over (IoU >= ``low_match_iou``); confirmed tracks still
    unmatched become lost.
-4. Unconfirmed tracks are matched to the high boxes left over (IoU >= ``match_iou``); those
-   unmatched are dropped, so a track's hits are always consecutive.
-5. High boxes still unmatched with ``confidence >= new_track_threshold`` start new tracks.
+4. Unconfirmed tracks are matched to the high boxes left over, and to the low boxes left over
+   that are *held* — inside a person matched in step 2 or 3 (>= 60% of the box), smaller, and
+   not that person's own head and torso (top and centre aligned), with ``confidence >=
+   inside_start_threshold`` (IoU >= ``match_iou``); those unmatched are dropped, so a track's
+   hits are always consecutive. A child held on the hip or in the arms is boxed faintly
+   (0.15-0.3 at CCTV scale) and would otherwise never become a track.
+5. High boxes still unmatched with ``confidence >= new_track_threshold``, and held boxes still
+   unmatched, start new tracks.
 
 Matching is only between boxes of the same ``class_id``. A track is confirmed, and gets its id,
 after ``min_hits`` consecutive matched updates; as in ByteTrack, tracks started by the very first
@@ -125,8 +130,13 @@ class ByteTrack:
         unconfirmed = [t for t in self._tracks if not t.confirmed]
         pairs, rest, high = self._match(confirmed, detections, high, cfg.match_iou)
         tracked_rest = [t for t in rest if not t.lost]
-        pairs_low, now_lost, _ = self._match(tracked_rest, detections, low, cfg.low_match_iou)
-        pairs_new, dropped, high = self._match(unconfirmed, detections, high, cfg.match_iou)
+        pairs_low, now_lost, low_rest = self._match(tracked_rest, detections, low, cfg.low_match_iou)
+        held = self._held_inside(detections, low_rest, [j for _, j in pairs + pairs_low])
+        pairs_new, dropped, rest = self._match(
+            unconfirmed, detections, np.concatenate([high, held]).astype(int), cfg.match_iou
+        )
+        high = np.intersect1d(rest, high)
+        held = np.intersect1d(rest, held)
         pairs += pairs_low + pairs_new
 
         for track in now_lost:
@@ -136,10 +146,32 @@ class ByteTrack:
             self._tracks = [t for t in self._tracks if id(t) not in gone]
         self._correct(pairs, detections, pts)
 
-        starts = high[conf[high] >= cfg.new_track_threshold]
+        starts = np.union1d(high[conf[high] >= cfg.new_track_threshold], held).astype(int)
         new_tracks = self._start(detections, starts, pts, confirm=first_update)
         pairs += list(zip(new_tracks, starts.tolist()))
         return self._output(detections, pairs)
+
+    def _held_inside(self, detections: Detections, rows: np.ndarray, people: list[int]) -> np.ndarray:
+        """Rows scoring >= ``inside_start_threshold`` that lie inside a person matched this
+        frame (>= 60% of the box) without being that person's own head and torso."""
+        cfg = self.config
+        rows = rows[detections.confidence[rows] >= cfg.inside_start_threshold]
+        if not len(rows) or not people:
+            return rows[:0]
+        d = detections.xyxy[rows].astype(np.float64)
+        p = detections.xyxy[np.asarray(people)].astype(np.float64)
+        lt = np.maximum(d[:, None, :2], p[None, :, :2])
+        rb = np.minimum(d[:, None, 2:], p[None, :, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(axis=2)
+        area = np.maximum((d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]), 1e-6)[:, None]
+        inside = inter / area >= 0.6
+        ph = np.maximum(p[:, 3] - p[:, 1], 1e-6)[None, :]
+        pw = np.maximum(p[:, 2] - p[:, 0], 1e-6)[None, :]
+        top_aligned = np.abs(d[:, None, 1] - p[None, :, 1]) / ph < 0.1
+        centred = np.abs((d[:, None, 0] + d[:, None, 2]) - (p[None, :, 0] + p[None, :, 2])) / 2 / pw < 0.15
+        smaller = (d[:, None, 3] - d[:, None, 1]) / ph < 0.8
+        ok = (inside & smaller & ~(top_aligned & centred)).any(axis=1)
+        return rows[ok]
 
     def _advance_clock(self, pts_s: float) -> bool:
         """Check ``pts_s``, expire stale tracks, predict the rest; True on a stream's first call."""

@@ -107,11 +107,15 @@ def test_injected_enospc_in_atomic_writer_then_rerun(tmp_path, models_env, monke
     clips = [write_clip(tmp_path / f"{c}.mp4", [i / 10 for i in range(5)]) for c in "abc"]
     out = tmp_path / "out"
     real_fsync = os.fsync
-    calls = {"n": 0}
+    full = {"now": False}
 
     def fsync_fills_disk(fd: int) -> None:
-        calls["n"] += 1
-        if calls["n"] >= 6:  # the second source's first output: the disk is now full
+        # The disk fills at the second source's first output (its folder is sources/b-...),
+        # and stays full: the manifest rewrite after it fails too.
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "/sources/b" in target:
+            full["now"] = True
+        if full["now"]:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
