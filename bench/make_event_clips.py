@@ -118,6 +118,21 @@ def motion_blur(img: np.ndarray, k: int = 7) -> np.ndarray:
     return cv2.imdecode(enc, cv2.IMREAD_COLOR) if ok else out
 
 
+def variant_look(img: np.ndarray, variant: str, rng: np.random.Generator) -> np.ndarray:
+    """The ``night`` or ``blur`` look of a frame (``day``: unchanged)."""
+    if variant == "night":
+        return night_look(img, rng)
+    if variant == "blur":
+        return motion_blur(img)
+    return img
+
+
+def encode_even(path: Path, imgs: list[np.ndarray], fps: float) -> None:
+    """Encode frames cropped to even sides (H.264 yuv420p needs them)."""
+    h, w = imgs[0].shape[:2]
+    encode(path, (im[: h - h % 2, : w - w % 2] for im in imgs), (w - w % 2, h - h % 2), fps)
+
+
 def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
           hosts: list[str] | None = None) -> list[dict]:
     carry_s0, pad_s0 = carry_s, pad_s
@@ -162,14 +177,8 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
                         if vis is not None:
                             child_boxes.append({"t_s": round(times[i] - times[c0], 3),
                                                 "xyxy": [int(v) for v in vis]})
-                    if variant == "night":
-                        img = night_look(img, rng)
-                    elif variant == "blur":
-                        img = motion_blur(img)
-                    imgs.append(img)
-                h, w = imgs[0].shape[:2]
-                imgs = [im[: h - h % 2, : w - w % 2] for im in imgs]
-                encode(out_dir / name, iter(imgs), (w - w % 2, h - h % 2), fps)
+                    imgs.append(variant_look(img, variant, rng))
+                encode_even(out_dir / name, imgs, fps)
                 t0 = times[c0]
                 events = [{"type": "carry", "start_s": round(times[window[0]] - t0, 3),
                            "end_s": round(times[window[-1]] - t0, 3)}] if positive else []

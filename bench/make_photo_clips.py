@@ -37,8 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DATA  # noqa: E402
-from bench.make_event_clips import HOSTS, carriers, host_frames, motion_blur  # noqa: E402
-from sample_clips.make_clips import cut_person, encode, night_look, paste  # noqa: E402
+from bench.make_event_clips import HOSTS, carriers, encode_even, host_frames, variant_look  # noqa: E402
+from sample_clips.make_clips import cut_person, paste  # noqa: E402
 
 PHOTO = "carry/positive/unsplash_two_fathers_children_on_shoulders.png"
 # (name, outer rectangle, sure-foreground rectangles) at full resolution; the father's height is
@@ -115,15 +115,9 @@ def build(out_dir: Path, min_s: float, pad_s: float, per_host: int) -> list[dict
                     s2 = cv2.resize(spr, (wf, hf), interpolation=cv2.INTER_AREA)
                     a2 = cv2.resize(alpha, (wf, hf), interpolation=cv2.INTER_AREA)
                     paste(img, s2, a2, int((b[0] + b[2]) / 2 - wf / 2), int(b[3] - hf))
-                if variant == "night":
-                    img = night_look(img, rng)
-                elif variant == "blur":
-                    img = motion_blur(img)
-                imgs.append(img)
-            h, w = imgs[0].shape[:2]
-            imgs = [im[: h - h % 2, : w - w % 2] for im in imgs]
+                imgs.append(variant_look(img, variant, rng))
             stem = f"{Path(host).stem}-path{tid}-{name_fig}-{variant}"
-            encode(out_dir / f"{stem}.mp4", iter(imgs), (w - w % 2, h - h % 2), fps)
+            encode_even(out_dir / f"{stem}.mp4", imgs, fps)
             t0 = times[c0]
             clips.append({
                 "file": f"{stem}.mp4", "split": split, "host": host,
