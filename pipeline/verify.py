@@ -60,6 +60,19 @@ def load_manifest(out_dir: Path) -> dict:
     return data
 
 
+def _compare(res: VerifyResult, kind: str, label: object, path: Path, want: str,
+             missing_note: str = "") -> None:
+    """Hash ``path`` against ``want``; a MISSING, UNREADABLE or CHANGED line on a mismatch."""
+    if not path.is_file():
+        res.problems.append(f"MISSING {kind} {label}{missing_note}")
+        return
+    got = _hash(path)
+    if got is None:
+        res.problems.append(f"UNREADABLE {kind} {label}")
+    elif got != want:
+        res.problems.append(f"CHANGED {kind} {label}: sha256 {got}, manifest says {want}")
+
+
 def verify(out_dir: Path) -> VerifyResult:
     """Re-hash the originals and outputs recorded in ``out_dir/manifest.json``.
 
@@ -76,26 +89,12 @@ def verify(out_dir: Path) -> VerifyResult:
         if not path.is_absolute() and m.get("run", {}).get("cwd"):
             path = Path(m["run"]["cwd"]) / path  # relative to where the scan ran
         res.originals_checked += 1
-        if not path.exists():
-            res.problems.append(f"MISSING original {path} (sha256 {want})")
-            continue
-        got = _hash(path)
-        if got is None:
-            res.problems.append(f"UNREADABLE original {path}")
-        elif got != want:
-            res.problems.append(f"CHANGED original {path}: sha256 {got}, manifest says {want}")
+        _compare(res, "original", path, path, want, missing_note=f" (sha256 {want})")
     listed = m.get("outputs") or {}
     for rel, want in listed.items():
         p = out_dir / rel
         res.outputs_checked += 1
-        if not p.is_file():
-            res.problems.append(f"MISSING output {rel}")
-            continue
-        got = _hash(p)
-        if got is None:
-            res.problems.append(f"UNREADABLE output {rel}")
-        elif got != want:
-            res.problems.append(f"CHANGED output {rel}: sha256 {got}, manifest says {want}")
+        _compare(res, "output", rel, p, want)
     for p in sorted(out_dir.rglob("*")):
         if p.is_file() and not p.name.startswith("."):
             rel = p.relative_to(out_dir).as_posix()
