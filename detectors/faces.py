@@ -274,3 +274,30 @@ def build_face_models(faces: FacesConfig, models: ModelsConfig) -> FaceModels:
         raise ModelError(f"{exc} (or scan without faces: --set faces.enabled=false)") from None
     thr = faces.match_threshold if faces.match_threshold is not None else match_threshold(faces.embedder)
     return FaceModels(detector, embedder, thr)
+
+
+def face_models_identity(faces: FacesConfig, models: ModelsConfig) -> dict[str, Any]:
+    """What :meth:`FaceModels.manifest` will say, found without loading the models (files
+    resolved and checksummed): the driver records it and the face stage's key hashes it.
+
+    Raises:
+        ModelError: as :func:`build_face_models` would.
+    """
+    try:
+        landmarks = resolve("dlib_landmarks_5", models.dir, models.cache_dir,
+                            models.allow_download, FACE_REGISTRY)
+        if faces.embedder == "Dlib":
+            weights: Any = resolve("dlib_face_resnet", models.dir, models.cache_dir,
+                                   models.allow_download, FACE_REGISTRY).manifest()
+        elif not models.allow_download:
+            raise ModelError(
+                f"face model {faces.embedder!r}: deepface downloads its weights at first use; "
+                "set models.allow_download=true, or use faces.embedder=Dlib (offline)")
+        else:
+            weights = "deepface download"
+    except ModelError as exc:
+        raise ModelError(f"{exc} (or scan without faces: --set faces.enabled=false)") from None
+    thr = faces.match_threshold if faces.match_threshold is not None else match_threshold(faces.embedder)
+    return {"detector": "dlib HOG frontal face detector (built into dlib)",
+            "landmarks": landmarks.manifest(), "embedder": f"deepface {faces.embedder}",
+            "weights": weights, "match_threshold_cosine": thr}

@@ -162,6 +162,26 @@ class FaceCandidates:
     def __len__(self) -> int:
         return len(self._tracks)
 
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready state (the case store keeps it with the analysis stage)."""
+        return {str(tid): {
+            "candidates": [[c.score, c.pts_s, c.frame_index, list(c.box)] for c in st.candidates],
+            "appearance_sum": None if st.appearance_sum is None else st.appearance_sum.tolist(),
+            "appearance_n": st.appearance_n,
+        } for tid, st in self._tracks.items()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], cfg: FacesConfig) -> FaceCandidates:
+        out = cls(cfg)
+        for tid, st in state.items():
+            s = st["appearance_sum"]
+            out._tracks[int(tid)] = _TrackState(
+                candidates=[_Candidate(a, b, int(i), tuple(box)) for a, b, i, box in st["candidates"]],
+                appearance_sum=None if s is None else np.asarray(s, np.float64),
+                appearance_n=int(st["appearance_n"]),
+            )
+        return out
+
 
 @dataclass
 class _Found:

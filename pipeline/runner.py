@@ -7,6 +7,7 @@ Stages are steps over the frame stream, each with its own state, built once per 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -15,21 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from detectors.base import PersonDetector
-from pipeline.config import Config
+from detectors.models import sha256_file
+from pipeline.config import Config, config_hash
 from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
-from pipeline.faces import FaceCandidates, track_faces
+from pipeline.faces import FACES_JSON, FaceCandidates, track_faces
 from pipeline.ingest import VideoSource
 from pipeline.inner import inner_confidence
 from pipeline.originals import check_regular_file, hash_original
-from pipeline.inputs import display_name, one_line, source_slug, unique_slug
-from pipeline.outputs.atomic import write_json_atomic
+from pipeline.inputs import display_name, one_line, source_slug
+from pipeline.models import Models
+from pipeline.stages import (analysis_key, candidates_from_payload, candidates_to_payload,
+                             events_key, faces_key, track_from_payload, track_to_payload)
+from pipeline.store import StoreReader
+from pipeline.outputs.atomic import atomic_path, write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
 from pipeline.outputs.render import render_annotated
 from pipeline.stream import threaded
-from pipeline.types import Detections, Frame
+from pipeline.types import Detections, Frame, event_from_dict
 from tracking import TrackHistory, build_tracker
 
 
@@ -58,9 +64,15 @@ class SourceResult:
     outputs: dict[str, str] = field(default_factory=dict)
     faces: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    # stage -> {"key", "reused"}: what the manifest and the case store say about reuse
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # handed to the driver, never written to the manifest: (stage, key, seconds, payload,
+    # files) computed in this run, and (relpath, key, sha256, meta) of files rendered in it
+    new_stages: list[tuple[str, str, float, Any, dict[str, bytes]]] = field(default_factory=list)
+    artifacts: list[tuple[str, str, str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("new_stages", "artifacts")}
 
 
 class _Timer:
@@ -83,28 +95,31 @@ def process_source(
     path: Path,
     out_dir: Path,
     cfg: Config,
-    detector: PersonDetector,
+    models: Models,
+    slug_suffix: int = 1,
+    store: StoreReader | None = None,
     on_start: Callable[[VideoSource], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
-    used_slugs: set[str] | None = None,
-    face_models: Any = None,
 ) -> SourceResult:
-    """Run the analysis pass over one file and write its per-source outputs.
+    """Run the stages over one file and write its per-source outputs.
 
-    User-caused problems (unreadable, not a video, corrupt) end in ``status`` ``failed`` or
-    ``partial`` with a one-line ``error``; bugs propagate with their traceback.
+    Each stage (analysis, events, faces) is first looked up in the case store under its key
+    (pipeline.stages); only a missing one is computed, and what was computed is handed back in
+    ``result.new_stages`` for the driver to store. User-caused problems (unreadable, not a
+    video, corrupt) end in ``status`` ``failed`` or ``partial`` with a one-line ``error``; bugs
+    propagate with their traceback.
 
     Args:
         path: the original (opened read-only, hashed before and after).
         out_dir: the scan's output folder; this source writes under ``sources/<slug>/``.
         cfg: resolved configuration.
-        detector: a loaded person detector (shared across sources; it holds no per-source state).
+        models: the worker's models, loaded on first use (a fully reused source loads none).
+        slug_suffix: this input's number among the batch's inputs whose names fold to the same
+            folder stem (1: none before it); 2 and up give ``<slug>-2``... so two copies of one
+            file never share a folder, whichever worker runs first.
+        store: the case store to reuse stage outputs from (None: compute everything).
         on_start: called with the opened source (e.g. to size a progress bar).
         on_frame: called after each analysed frame.
-        used_slugs: output folder names already taken in this run (a copy of the same file
-            under a name that folds to the same slug gets ``-2``); updated.
-
-        face_models: loaded face models (detectors.faces.FaceModels) or None for no face stage.
 
     Raises:
         OutputError: the outputs cannot be written (disk full, permissions).
@@ -126,40 +141,79 @@ def process_source(
         res.error = f"{display_name(path)}: cannot read ({exc.strerror or exc})"
         return res
     timer.add("hash", time.perf_counter() - t0)
-    res.slug = source_slug(path, res.sha256_before)
-    if used_slugs is not None:
-        res.slug = unique_slug(res.slug, used_slugs)
+    sha = res.sha256_before
+    res.slug = source_slug(path, sha) + (f"-{slug_suffix}" if slug_suffix > 1 else "")
     src_dir = out_dir / "sources" / res.slug
-    try:
-        source = _open_source(path, cfg)
-    except InputError as exc:
-        res.error = str(exc)
-        _rehash(path, res)
-        return res
-    res.probe = source.probe.to_dict()
-    if on_start:
-        on_start(source)
+
+    # -- analysis: decode -> detect -> track (+ face candidates) ---------------------------
+    a_key = analysis_key(sha, cfg, models.ids.person["sha256"])
+    stored = store.get(sha, "analysis", a_key) if store is not None else None
+    if stored is not None:
+        res.probe, res.decode = stored["probe"], stored["decode"]
+        res.n_detections = stored["n_detections"]
+        tracks = [track_from_payload({**t, "source_id": str(path)}) for t in stored["tracks"]]
+        candidates = candidates_from_payload(stored["face_candidates"], cfg)
+        res.stages["analysis"] = {"key": a_key, "reused": True}
+    else:
+        t = time.perf_counter()
+        try:
+            source = _open_source(path, cfg)
+        except InputError as exc:
+            res.error = str(exc)
+            _rehash(path, res)
+            return res
+        res.probe = source.probe.to_dict()
+        if on_start:
+            on_start(source)
+        detector = models.detector()
+        timer.add("model_load", time.perf_counter() - t)
+        candidates = FaceCandidates(cfg.faces) if cfg.faces.enabled else None
+        history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
+        res.decode = source.report.to_dict()
+        tracks = history.tracks()
+        payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
+                   "tracks": [track_to_payload(t) for t in tracks],
+                   "face_candidates": candidates_to_payload(candidates)}
+        res.stages["analysis"] = {"key": a_key, "reused": False}
+        res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload, {}))
     try:
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise output_error(src_dir, exc) from None
-    candidates = FaceCandidates(cfg.faces) if face_models is not None else None
-    history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
-    res.decode = source.report.to_dict()
-    tracks = history.tracks()
     res.n_tracks = len(tracks)
+    height = int(res.probe["height"])
+    analysed = bool(res.decode["frames_analysed"])
+
+    # -- events: adult/child per track, carry and lead-away ---------------------------------
     t = time.perf_counter()
-    perspective = classify_tracks(tracks, source.probe.height, cfg.attributes)
-    events = find_events(tracks, cfg.events, perspective, source.probe.height)
-    res.events = [e.to_dict() for e in events]
+    e_key = events_key(a_key, cfg)
+    stored = store.get(sha, "events", e_key) if store is not None else None
+    res.stages["events"] = {"key": e_key, "reused": stored is not None}
+    if stored is None:
+        perspective = classify_tracks(tracks, height, cfg.attributes)
+        found = [e.to_dict() for e in find_events(tracks, cfg.events, perspective, height)]
+        stored = {"events": found,
+                  "attributes": {str(t.track_id): t.attributes for t in tracks},
+                  "track_summaries": [
+                      {"track_id": t.track_id, "start_s": t.start_s, "end_s": t.end_s,
+                       "n_observations": len(t), "attributes": t.attributes} for t in tracks]}
+        res.new_stages.append(("events", e_key, round(time.perf_counter() - t, 3), stored, {}))
+    for tr in tracks:
+        tr.attributes = dict(stored["attributes"].get(str(tr.track_id), {}))
+    res.events = [{**e, "source": str(path)} for e in stored["events"]]
+    events_digest = config_hash(stored)
     timer.add("events", time.perf_counter() - t)
-    if candidates is not None and source.report.frames_analysed:
-        # Faces: re-decode only up to the last chosen frame; see pipeline/faces.py.
+
+    # -- faces: re-decode the chosen frames -> one template per track -----------------------
+    if candidates is not None and analysed and models.ids.faces is not None:
         t = time.perf_counter()
-        res.faces = track_faces(_open_source(path, cfg), candidates, face_models, cfg.faces,
-                                tracks, out_dir, res.slug)
+        f_key = faces_key(a_key, cfg, models.ids.faces)
+        res.faces = _faces_stage(path, cfg, models, store, sha, f_key, candidates, tracks,
+                                 out_dir, res)
         res.faces["faces_json"] = f"sources/{res.slug}/faces.json"
         timer.add("faces", time.perf_counter() - t)
+
+    # -- per-source outputs ------------------------------------------------------------------
     t = time.perf_counter()
     write_tracks_jsonl(tracks, src_dir / "tracks.jsonl")
     res.outputs["tracks_jsonl"] = f"sources/{res.slug}/tracks.jsonl"
@@ -167,25 +221,39 @@ def process_source(
         write_mot(tracks, src_dir / "tracks_mot.txt")
         res.outputs["tracks_mot"] = f"sources/{res.slug}/tracks_mot.txt"
     timer.add("write", time.perf_counter() - t)
-    if cfg.output.annotated_video and source.report.frames_analysed:
+    if cfg.output.annotated_video and analysed:
         t = time.perf_counter()
-        fps = cfg.ingest.analysis_fps or source.probe.avg_fps or 10.0
-        if source.probe.avg_fps:
-            fps = min(fps, source.probe.avg_fps)
-        n = render_annotated(
-            lambda: _open_source(path, cfg), tracks, events, src_dir / "annotated.mp4", fps,
-            # escaped: an undecodable byte (lone surrogate) in a name crashes OpenCV's putText
-            cfg.output.video_crf, title=one_line(path.name)[:48],
-        )
-        if n:
-            res.outputs["annotated_video"] = f"sources/{res.slug}/annotated.mp4"
+        fps = cfg.ingest.analysis_fps or res.probe.get("avg_fps") or 10.0
+        if res.probe.get("avg_fps"):
+            fps = min(fps, res.probe["avg_fps"])
+        rel = f"sources/{res.slug}/annotated.mp4"
+        # escaped: an undecodable byte (lone surrogate) in a name crashes OpenCV's putText
+        title = one_line(path.name)[:48]
+        # Keyed by what the video shows, not by the config: re-tuned events that find the
+        # same events reuse it.
+        key = config_hash({"analysis": a_key, "events": events_digest, "fps": fps,
+                           "crf": cfg.output.video_crf, "title": title})
+        if store is not None and store.fresh_artifact(out_dir, rel, key) is not None:
+            res.outputs["annotated_video"] = rel
+            res.stages["annotated_video"] = {"key": key, "reused": True}
+            res.artifacts.append((rel, key, sha256_file(out_dir / rel), None))
+        else:
+            n = render_annotated(
+                lambda: _open_source(path, cfg), tracks,
+                [event_from_dict(e) for e in res.events], out_dir / rel, fps,
+                cfg.output.video_crf, title=title,
+            )
+            if n:
+                res.outputs["annotated_video"] = rel
+                res.artifacts.append((rel, key, sha256_file(out_dir / rel), None))
+            res.stages["annotated_video"] = {"key": key, "reused": False}
         timer.add("render", time.perf_counter() - t)
-    rep = source.report
-    if rep.frames_analysed == 0:
+    rep = res.decode
+    if rep["frames_analysed"] == 0:
         res.status = "failed"
-        res.error = f"{display_name(path)}: {rep.error or 'no frame could be decoded'}"
-    elif rep.error:
-        res.status, res.error = "partial", f"{display_name(path)}: {rep.error}"
+        res.error = f"{display_name(path)}: {rep['error'] or 'no frame could be decoded'}"
+    elif rep["error"]:
+        res.status, res.error = "partial", f"{display_name(path)}: {rep['error']}"
     else:
         res.status = "ok"
     _rehash(path, res)
@@ -193,6 +261,49 @@ def process_source(
     res.timings_s["total"] = round(time.perf_counter() - t0, 3)
     write_json_atomic(src_dir / "source.json", res.to_dict())
     return res
+
+
+def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | None, sha: str,
+                 key: str, candidates: FaceCandidates, tracks: list[Any], out_dir: Path,
+                 res: SourceResult) -> dict[str, Any]:
+    """Reuse or compute the face templates; either way ``sources/<slug>/faces.json`` and the
+    thumbnails under ``faces/<slug>/`` are (re)written for this scan's folder."""
+    slug = res.slug or ""
+    stored = store.get(sha, "faces", key) if store is not None else None
+    if stored is not None:
+        files = store.files(sha, "faces", key)  # type: ignore[union-attr]
+        doc = _reslug(stored["doc"], stored["slug"], slug)
+        for name, data in files.items():
+            with atomic_path(out_dir / "faces" / slug / name) as tmp:
+                tmp.write_bytes(data)
+        write_json_atomic(out_dir / "sources" / slug / FACES_JSON, doc)
+        res.stages["faces"] = {"key": key, "reused": True}
+        return dict(stored["summary"])
+    t = time.perf_counter()
+    summary = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
+                          tracks, out_dir, slug)
+    doc = json.loads((out_dir / "sources" / slug / FACES_JSON).read_text(encoding="utf-8"))
+    files = {}
+    for rec in doc["tracks"]:
+        for field_ in ("thumbnail", "person_thumbnail"):
+            if rec.get(field_):
+                files[Path(rec[field_]).name] = (out_dir / rec[field_]).read_bytes()
+    res.new_stages.append(("faces", key, round(time.perf_counter() - t, 3),
+                           {"summary": summary, "doc": doc, "slug": slug}, files))
+    res.stages["faces"] = {"key": key, "reused": False}
+    return summary
+
+
+def _reslug(doc: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """A stored faces.json for a source now written under another folder name."""
+    if old == new:
+        return doc
+    out = dict(doc, tracks=[dict(r) for r in doc["tracks"]])
+    for rec in out["tracks"]:
+        for field_ in ("thumbnail", "person_thumbnail"):
+            if rec.get(field_):
+                rec[field_] = f"faces/{new}/{Path(rec[field_]).name}"
+    return out
 
 
 def _open_source(path: Path, cfg: Config) -> VideoSource:

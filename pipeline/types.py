@@ -269,3 +269,11 @@ class Event:
             "summary": self.summary,
             "evidence": self.evidence,
         }
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """An :class:`Event` back from its ``to_dict`` form (as stored and in events.json)."""
+    child = d["child_track"]
+    return Event(type=d["type"], source_id=d["source"], start_s=d["start_s"], end_s=d["end_s"],
+                 adult_track=d["adult_track"], child_track=child if isinstance(child, list) else [child],
+                 score=d["score"], evidence=list(d.get("evidence", [])), summary=d.get("summary", ""))

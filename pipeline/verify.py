@@ -15,6 +15,7 @@ from detectors.models import sha256_file
 from pipeline.errors import InputError
 
 MANIFEST = "manifest.json"
+STORE_NAME = "case.sqlite"  # pipeline.store.STORE_NAME (not imported: verify stays light)
 
 
 @dataclass
@@ -98,6 +99,8 @@ def verify(out_dir: Path) -> VerifyResult:
     for p in sorted(out_dir.rglob("*")):
         if p.is_file() and not p.name.startswith("."):
             rel = p.relative_to(out_dir).as_posix()
-            if rel != MANIFEST and rel not in listed:
+            # the case store changes with every scan of the case: it is the tool's working
+            # memory, not a deliverable, and is never hashed into a manifest
+            if rel != MANIFEST and rel not in listed and not rel.startswith(STORE_NAME):
                 res.problems.append(f"UNLISTED output {rel} (not in the manifest)")
     return res

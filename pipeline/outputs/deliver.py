@@ -47,12 +47,13 @@ def write_tables_and_report(out_dir: Path, manifest: dict[str, Any] | None = Non
 
 
 def deliver_outputs(
-    out_dir: Path, cfg: Config, manifest: dict[str, Any], report_line: Callable[[str], None]
+    out_dir: Path, cfg: Config, manifest: dict[str, Any], report_line: Callable[[str], None],
+    store: Any = None,
 ) -> None:
     """The end of a scan: render pass, then CSVs and report. Updates ``manifest`` in place
     (``render`` summary, sources' ``contact_sheet``); the caller hashes and writes it."""
     if cfg.output.event_clips or cfg.output.contact_sheet:
-        summary = run_render_pass(out_dir, cfg.output, manifest["inputs"])
+        summary = run_render_pass(out_dir, cfg.output, manifest["inputs"], store)
         manifest["render"] = summary
         manifest.setdefault("timings_s", {})["render_pass"] = summary["seconds"]
         for line in summary["problems"]:

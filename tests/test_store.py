@@ -1,0 +1,95 @@
+"""The case store and stage keys (pipeline.store, pipeline.stages)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+
+from pipeline.config import load_config
+from pipeline.faces import FaceCandidates
+from pipeline.stages import analysis_key, events_key, faces_key, track_from_payload, track_to_payload
+from pipeline.store import CaseStore, StoreError, StoreReader, decode, encode
+from pipeline.types import Detections, Frame, Track
+
+SHA = "ab" * 32
+
+
+def _keys(*sets):
+    cfg = load_config(None, list(sets))
+    a = analysis_key(SHA, cfg, "m1")
+    return a, events_key(a, cfg), faces_key(a, cfg, {"weights": "w"})
+
+
+def test_each_change_reaches_only_its_stage_and_those_below():
+    a, e, f = _keys()
+    assert _keys() == (a, e, f)  # stable
+    a2, e2, f2 = _keys("events.carry_min_duration_s=2")
+    assert a2 == a and f2 == f and e2 != e
+    a3, e3, f3 = _keys("attributes.child_height_ratio=0.7")
+    assert a3 == a and f3 == f and e3 != e
+    a4, e4, f4 = _keys("faces.min_quality=0.5")
+    assert a4 == a and e4 == e and f4 != f
+    a5, _, _ = _keys("faces.candidates_per_track=3")  # chosen while streaming
+    assert a5 != a
+    a6, e6, f6 = _keys("detector.confidence=0.2")
+    assert len({a, a6}) == 2 and e6 != e and f6 != f
+    a7, _, _ = _keys("output.video_crf=30")  # outputs are keyed by what they show
+    assert a7 == a
+    cfg = load_config()
+    assert analysis_key(SHA, cfg, "m2") != a  # another model file
+    assert analysis_key("cd" * 32, cfg, "m1") != a  # another source
+
+
+def test_track_round_trip_is_exact_with_missing_extras():
+    t = Track(track_id=7, source_id="x.mp4")
+    t.add(0.1, 1, np.array([1.0, 2.0, 3.3333333333, 4.0]), 0.123456789, {"inner_confidence": 0.5})
+    t.add(0.2, 2, np.array([1.1, 2.1, 3.1, 4.1]), 0.5)
+    t.attributes["age_group"] = "child"
+    back = track_from_payload(decode(encode(track_to_payload(t))))
+    assert back.xyxy == t.xyxy and back.confidence == t.confidence and back.pts_s == t.pts_s
+    assert back.extras["inner_confidence"][0] == 0.5 and math.isnan(back.extras["inner_confidence"][1])
+    assert back.to_dict() == t.to_dict()
+
+
+def test_face_candidates_state_round_trip():
+    cfg = load_config().faces
+    c = FaceCandidates(cfg)
+    img = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
+    det = Detections(xyxy=np.array([[20, 10, 80, 110]], np.float32), confidence=np.array([0.9], np.float32),
+                     class_id=np.zeros(1, np.int64), tracker_id=np.array([3]))
+    for i in range(3):
+        c.add(Frame(img, "s", i, i * 0.7), det)
+    back = FaceCandidates.from_state(decode(encode(c.to_state())), cfg)
+    assert {k: [(t, b.tolist()) for t, b in v] for k, v in back.wanted().items()} == \
+        {k: [(t, b.tolist()) for t, b in v] for k, v in c.wanted().items()}
+    assert np.array_equal(back.appearance(3), c.appearance(3))
+
+
+def test_store_refuses_a_non_sqlite_file_and_another_schema(tmp_path):
+    bad = tmp_path / "case.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite file"):
+        CaseStore(bad)
+    other = tmp_path / "other.sqlite"
+    CaseStore(other).close()
+    con = sqlite3.connect(other)
+    con.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="schema version 999"):
+        CaseStore(other)
+
+
+def test_reader_of_a_missing_store_finds_nothing_and_readers_pickle(tmp_path):
+    import pickle
+
+    r = StoreReader(tmp_path / "none.sqlite")
+    assert r.get(SHA, "analysis", "k") is None and r.files(SHA, "faces", "k") == {}
+    s = CaseStore(tmp_path / "case.sqlite")
+    with pytest.raises(TypeError):
+        pickle.dumps(s)
+    r2 = pickle.loads(pickle.dumps(s.reader()))
+    assert r2.get(SHA, "analysis", "k") is None
