@@ -98,25 +98,48 @@ def _progress_bar(path: Path):  # noqa: ANN202 - click's progress bar type is pr
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts).")
 @click.option("--watchlist", "watchlist", type=click.Path(), default=None,
               help="A list written by `reunite enroll`; matches go to DIR/matches.json.")
+@click.option("--store", "store", type=click.Path(dir_okay=False), default=None,
+              help="Case store to reuse and add stage results to (default DIR/case.sqlite). "
+                   "Share one between output folders to reprocess a case with tuned configs.")
+@click.option("--workers", "workers", type=click.IntRange(1, 256), default=None,
+              help="Files processed at once, one model load each (default 1; with "
+                   "--executor ray: one per cluster CPU).")
+@click.option("--executor", "executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="local: this machine; ray: Ray actors.")
+@click.option("--ray-address", "ray_address", default=None, metavar="ADDR",
+              help="An existing Ray cluster (auto, HOST:6379, ray://HOST:10001); default: "
+                   "start a local Ray instance for this scan.")
 def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: tuple[str, ...],
-         quiet: bool, watchlist: str | None) -> None:
-    """Analyse video files or folders (recursed) and write results to --out."""
-    from detectors import build_person_detector
-    from detectors.faces import build_face_models
-    from pipeline.scan import UsageError, run_scan
+         quiet: bool, watchlist: str | None, store: str | None, workers: int | None,
+         executor: str, ray_address: str | None) -> None:
+    """Analyse video files or folders (recursed) and write results to --out.
+
+    Stage results are kept in a case store: run the same command again after an interruption
+    and it resumes; change the config and only the stages it affects run again.
+    """
+    from pipeline.scan import Execution, UsageError, run_scan
+    from pipeline.store import StoreError
     from pipeline.watchlist import WatchlistError
 
     cfg = _config(config_file, sets)
-    show_bars = not quiet and sys.stderr.isatty()
+    if ray_address and executor != "ray":
+        raise _ExitError("--ray-address needs --executor ray", 2)
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise _ExitError("--executor ray needs Ray: pip install 'reunite[ray]'", 2) from None
+    show_bars = not quiet and sys.stderr.isatty() and executor == "local" and (workers or 1) == 1
     try:
         manifest, code = run_scan(
             list(inputs), Path(out_dir), cfg,
-            detector_factory=lambda: build_person_detector(cfg.detector, cfg.models),
             argv=sys.argv, progress=_progress_bar if show_bars else None,
-            face_models_factory=lambda: build_face_models(cfg.faces, cfg.models),
             watchlist=Path(watchlist) if watchlist else None,
+            store_path=Path(store) if store else None,
+            execution=Execution(executor, workers if workers or executor == "ray" else 1,
+                                ray_address),
         )
-    except (UsageError, ModelError, WatchlistError) as exc:
+    except (UsageError, ModelError, WatchlistError, StoreError) as exc:
         raise _ExitError(str(exc), 2) from None
     except OutputError as exc:
         raise _ExitError(str(exc), 1) from None
@@ -127,7 +150,8 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
         click.echo(
             f"reunite: {s['inputs']} input(s): {s['ok']} ok, {s['partial']} partial, "
             f"{s['failed']} failed; {s['skipped_non_video']} non-video file(s) skipped; "
-            f"manifest: {display_name(Path(out_dir) / 'manifest.json')}",
+            f"detection reused from the case store for {s['reused']['analysis']}, events for "
+            f"{s['reused']['events']}; manifest: {display_name(Path(out_dir) / 'manifest.json')}",
             err=True,
         )
     sys.exit(code)

@@ -7,10 +7,12 @@ write adds the sha256 of every output and ``complete: true``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,15 @@ from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.deliver import deliver_outputs
 from pipeline.outputs.face_reports import copy_reference_thumbnails, write_face_reports
+from pipeline.executors import Job, Worker, make_jobs, run_local, run_processes, run_ray
+from pipeline.models import resolve_model_ids
+from pipeline.store import STORE_NAME, CaseStore
 from pipeline.watchlist import load_watchlist
-from pipeline.runner import SourceResult, process_source
+from pipeline.runner import SourceResult
 
 MANIFEST = "manifest.json"
 EVENTS = "events.json"
+MATCHES = "matches.json"
 
 
 def collect_events(results: list[SourceResult]) -> list[dict[str, Any]]:
@@ -85,16 +91,39 @@ def prepare_out_dir(out_dir: Path, inputs: list[str]) -> None:
         raise UsageError(f"--out {display_name(out_dir)} exists and is not a folder")
 
 
+def clean_stale_parts(out_dir: Path) -> int:
+    """Remove temporary files a killed scan left (``.NAME.*.part``, see outputs.atomic); no
+    final file is ever half-written, so these are all a kill can leave. Returns the count."""
+    n = 0
+    for p in out_dir.rglob(".*.part"):
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+            n += 1
+    return n
+
+
+@dataclass
+class Execution:
+    """How the batch runs: ``local`` (1 worker: in this process; N: worker processes) or
+    ``ray`` (actors on ``ray_address``, or a local Ray instance when None)."""
+
+    executor: str = "local"
+    workers: int | None = 1
+    ray_address: str | None = None
+
+
 def run_scan(
     inputs: list[str],
     out_dir: Path,
     cfg: Config,
-    detector_factory: Callable[[], Any],
+    detector_factory: Callable[[], Any] | None = None,
     argv: list[str] | None = None,
     progress: Callable[[Path], Any] | None = None,
     report_line: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
     face_models_factory: Callable[[], Any] | None = None,
     watchlist: Path | None = None,
+    store_path: Path | None = None,
+    execution: Execution | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Scan every input; return the manifest and the exit code (0 all ok, 1 some failed).
 
@@ -102,16 +131,22 @@ def run_scan(
         inputs: files or folders.
         out_dir: output folder (created 0700).
         cfg: the resolved configuration.
-        detector_factory: builds the person detector (loaded once for the batch).
+        detector_factory: builds the person detector for an in-process run (default: from
+            ``cfg``); worker processes and Ray actors always build it from ``cfg``.
         argv: the command line, recorded in the manifest.
         progress: given a path, returns a context manager with ``start(source)`` and
-            ``frame(frame)`` callbacks (a progress bar), or None.
+            ``frame(frame)`` callbacks (a progress bar), or None. In-process runs only.
         report_line: where one-line per-file problems go.
-        face_models_factory: builds the face models (loaded once) when ``faces.enabled``.
+        face_models_factory: like ``detector_factory``, for the face models.
         watchlist: a list folder written by ``reunite enroll``; matches go to matches.json.
+        store_path: the case store (default ``out_dir/case.sqlite``): stage outputs found
+            there are reused, new ones are added.
+        execution: executor and workers (default: one worker, in this process).
 
     Raises:
         UsageError: a bad ``--out``.
+        ModelError: a model is missing or fails its checksum.
+        StoreError: the case store cannot be used.
         OutputError: an output cannot be written (disk full): the batch stops; files under
             their final names are complete and the last manifest says what was done.
     """
@@ -119,7 +154,8 @@ def run_scan(
     umask = os.umask(0o077)
     try:
         return _run_scan(inputs, out_dir, cfg, detector_factory, argv, progress,
-                         lambda line: report_line(one_line(line)), face_models_factory, watchlist)
+                         lambda line: report_line(one_line(line)), face_models_factory, watchlist,
+                         store_path, execution or Execution())
     finally:
         os.umask(umask)
 
@@ -128,30 +164,36 @@ def _run_scan(
     inputs: list[str],
     out_dir: Path,
     cfg: Config,
-    detector_factory: Callable[[], Any],
+    detector_factory: Callable[[], Any] | None,
     argv: list[str] | None,
     progress: Callable[[Path], Any] | None,
     report_line: Callable[[str], None],
     face_models_factory: Callable[[], Any] | None,
     watchlist: Path | None,
+    store_path: Path | None,
+    execution: Execution,
 ) -> tuple[dict[str, Any], int]:
     prepare_out_dir(out_dir, inputs)
     started, t0 = _now(), time.perf_counter()
+    stale = clean_stale_parts(out_dir)
     found: InputSet = expand_inputs(inputs, exclude=out_dir)
-    detector = detector_factory()
-    face_models = face_models_factory() if face_models_factory and cfg.faces.enabled else None
-    if watchlist is not None and face_models is None:
+    if watchlist is not None and not cfg.faces.enabled:
         raise UsageError("--watchlist needs the face stage (faces.enabled=true)")
-    wl = load_watchlist(watchlist, face_models.embedder.name) if watchlist is not None else None
+    ids = resolve_model_ids(cfg)
+    wl = load_watchlist(watchlist, cfg.faces.embedder) if watchlist is not None else None
+    store = CaseStore(store_path or out_dir / STORE_NAME)
+    executor_desc: dict[str, Any] = {"executor": execution.executor, "workers": execution.workers}
+    run_id = store.start_run(out_dir, argv or [], cfg.hash(), cfg.to_dict(), execution.executor)
     manifest: dict[str, Any] = {
         "tool": "reunite",
         "version": __version__,
         "complete": False,
-        "run": {"started_utc": started, "command": argv or [], "cwd": os.getcwd()},
+        "run": {"started_utc": started, "command": argv or [], "cwd": os.getcwd(),
+                "execution": executor_desc, "stale_temporary_files_removed": stale},
         "software": software_versions(),
-        "models": {"person_detector": detector.model.manifest(),
-                   **({"faces": face_models.manifest()} if face_models else {})},
+        "models": {"person_detector": ids.person, **({"faces": ids.faces} if ids.faces else {})},
         "config": {"hash": cfg.hash(), "resolved": cfg.to_dict()},
+        "store": {"path": str(store.path), "run_id": run_id},
         "inputs": [],
         "skipped": found.skipped,
     }
@@ -159,21 +201,22 @@ def _run_scan(
         manifest["watchlist"] = {"path": str(watchlist), "subjects": len(wl["subjects"]),
                                  "embedder": wl["embedder"], "sha256": wl["file_sha256"]}
     refs = copy_reference_thumbnails(wl, out_dir) if wl is not None else {}
-    results: list[SourceResult] = []
+    missing: list[SourceResult] = []
     for raw in found.missing:
         r = SourceResult(path=raw, error=f"{display_name(raw)}: file not found")
-        results.append(r)
+        missing.append(r)
         report_line(f"reunite: FAILED {r.error}")
-    used_slugs: set[str] = set()
-    for path in found.files:
-        if progress is not None:
-            with progress(path) as bar:
-                r = process_source(path, out_dir, cfg, detector, bar.start, bar.frame, used_slugs,
-                                   face_models=face_models)
-        else:
-            r = process_source(path, out_dir, cfg, detector, used_slugs=used_slugs,
-                               face_models=face_models)
-        results.append(r)
+    done: dict[int, SourceResult] = {}
+
+    def ordered() -> list[SourceResult]:
+        return missing + [done[k] for k in sorted(done)]
+
+    def on_result(job: Job, r: SourceResult) -> None:
+        # The stage outputs are committed before anything points at them: a kill after this
+        # line resumes with this file reused, a kill before it recomputes it.
+        store.save_source(run_id, job.position, r, r.new_stages, r.artifacts, out_dir)
+        r.new_stages, r.artifacts = [], []
+        done[job.position] = r
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")
         elif r.decode and r.decode["decode_faults"]:
@@ -182,27 +225,56 @@ def _run_scan(
                 f"reunite: FAULTS {display_name(r.path)}: decoded to the end with {d['decode_faults']} decode "
                 f"fault(s) (first: {d['fault_messages'][0]})"
             )
+        results = ordered()
         manifest["inputs"] = [x.to_dict() for x in results]
         write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
         write_json_atomic(out_dir / MANIFEST, manifest)
+
+    jobs = make_jobs(found.files)
+    worker_args = (cfg, ids, out_dir, store.path)
+    if execution.executor == "ray":
+        executor_desc.update(run_ray(jobs, execution.workers, execution.ray_address,
+                                     worker_args, on_result))
+    elif (execution.workers or 1) > 1 and len(jobs) > 1:
+        run_processes(jobs, min(execution.workers or 1, len(jobs)), worker_args, on_result)
+    else:
+        worker = Worker(*worker_args, detector_factory, face_models_factory)
+        try:
+            run_local(jobs, worker, on_result, progress)
+        finally:
+            if worker.store is not None:
+                worker.store.close()
+    results = ordered()
     write_json_atomic(out_dir / EVENTS, {"events": collect_events(results)})
-    face_counts = (write_face_reports(results, out_dir, cfg.faces, face_models.threshold, wl, refs)
-                   if face_models is not None else {})
+    face_counts = (write_face_reports(results, out_dir, cfg.faces, ids.faces["match_threshold_cosine"],
+                                      wl, refs)
+                   if ids.faces is not None else {})
     n = {s: sum(r.status == s for r in results) for s in ("ok", "partial", "failed")}
     manifest["inputs"] = [x.to_dict() for x in results]
     manifest["summary"] = {
         "inputs": len(results), **n, "skipped_non_video": len(found.skipped),
         "events": sum(len(r.events) for r in results),
+        "reused": {stage: sum(bool(r.stages.get(stage, {}).get("reused")) for r in results)
+                   for stage in ("analysis", "events", "faces", "annotated_video")},
     }
-    if face_models is not None:
+    if ids.faces is not None:
         manifest["summary"]["faces"] = {
             k: sum((r.faces or {}).get(k, 0) for r in results)
             for k in ("tracks", "with_face", "low_quality", "skipped_no_face", "faces_found")
         } | face_counts
-    deliver_outputs(out_dir, cfg, manifest, report_line)  # clips, sheets, CSVs, report.html
+    deliver_outputs(out_dir, cfg, manifest, report_line, store)  # clips, sheets, CSVs, report.html
+    store.save_findings(run_id, _items(out_dir, EVENTS, "events"), _items(out_dir, MATCHES, "matches"))
     manifest["run"]["finished_utc"] = _now()
     manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
-    manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST})
+    manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST, STORE_NAME, STORE_NAME + "-wal",
+                                                         STORE_NAME + "-shm"})
     manifest["complete"] = True
     write_json_atomic(out_dir / MANIFEST, manifest)
+    store.finish_run(run_id, manifest["summary"])
+    store.close()
     return manifest, 0 if n["partial"] == 0 and n["failed"] == 0 else 1
+
+
+def _items(out_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
+    p = out_dir / name
+    return list(json.loads(p.read_text(encoding="utf-8")).get(key, [])) if p.exists() else []

