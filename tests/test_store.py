@@ -93,3 +93,20 @@ def test_reader_of_a_missing_store_finds_nothing_and_readers_pickle(tmp_path):
         pickle.dumps(s)
     r2 = pickle.loads(pickle.dumps(s.reader()))
     assert r2.get(SHA, "analysis", "k") is None
+
+
+def test_cli_bad_store_and_ray_address_are_one_line_exit_2(tmp_path, models_env):
+    from click.testing import CliRunner
+
+    from cli import main
+    from tests.media import write_clip
+
+    clip = write_clip(tmp_path / "c.mp4", [i / 10 for i in range(3)])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "case.sqlite").write_text("junk")
+    r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(out)])
+    assert r.exit_code == 2 and "not a usable SQLite file" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(tmp_path / "o2"),
+                                  "--ray-address", "auto"])
+    assert r.exit_code == 2 and "--ray-address needs --executor ray" in r.output
