@@ -47,12 +47,17 @@ def _usable(track: Track, frame_height: int, margin: float) -> np.ndarray:
 
 
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import theilslopes
-
+    """Theil-Sen line: the median of all pairwise slopes, intercept median(y) - slope *
+    median(x) (what ``scipy.stats.theilslopes`` computes by default; written out because
+    importing scipy.stats took most of an events-only reprocess: 1.5-9 s of it)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if np.ptp(x) < 1e-6:
         return 0.0, float(np.median(y))
-    slope, intercept, _, _ = theilslopes(y, x)
-    return float(slope), float(intercept)
+    dx = x[:, None] - x[None, :]
+    dy = y[:, None] - y[None, :]
+    up = dx > 0
+    slope = float(np.median(dy[up] / dx[up]))
+    return slope, float(np.median(y) - slope * np.median(x))
 
 
 def fit_perspective(

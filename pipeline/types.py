@@ -171,6 +171,7 @@ class Track:
     confidence: list[float] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, list[float]] = field(default_factory=dict)
+    _boxes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def add(
         self, pts_s: float, frame_index: int, box: np.ndarray, confidence: float,
@@ -204,8 +205,12 @@ class Track:
         return self.pts_s[-1]
 
     def boxes(self) -> np.ndarray:
-        """(T, 4) float32 boxes in time order."""
-        return np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        """(T, 4) float32 boxes in time order (built once per length: the event pass asks
+        for them thousands of times; a read-only view, copy before changing it)."""
+        if self._boxes is None or len(self._boxes) != len(self.xyxy):
+            self._boxes = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+            self._boxes.flags.writeable = False
+        return self._boxes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: times in seconds, boxes rounded to 0.1 px."""
