@@ -64,6 +64,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def refuse_inside_inputs(option: str, path: Path, inputs: list[str]) -> None:
+    """Raise :class:`UsageError` when ``path`` lies inside (or is) a folder being scanned:
+    writing there would write beside the originals."""
+    target = path.resolve()
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            d = p.resolve()
+            if target == d or d in target.parents:
+                raise UsageError(
+                    f"{option} {display_name(path)} is inside the input folder {display_name(raw)}: "
+                    "outputs must never be written beside the originals"
+                )
+
+
 def prepare_out_dir(out_dir: Path, inputs: list[str]) -> None:
     """Create the output folder private (0700) and refuse one inside an input folder.
 
@@ -71,16 +86,7 @@ def prepare_out_dir(out_dir: Path, inputs: list[str]) -> None:
         UsageError: the output folder lies inside (or is) a folder being scanned, which would
             write beside the originals.
     """
-    out_abs = out_dir.resolve()
-    for raw in inputs:
-        p = Path(raw)
-        if p.is_dir():
-            d = p.resolve()
-            if out_abs == d or d in out_abs.parents:
-                raise UsageError(
-                    f"--out {display_name(out_dir)} is inside the input folder {display_name(raw)}: "
-                    "outputs must never be written beside the originals"
-                )
+    refuse_inside_inputs("--out", out_dir, inputs)
     if not out_dir.exists():
         try:
             out_dir.mkdir(parents=True, mode=0o700)
@@ -174,6 +180,8 @@ def _run_scan(
     execution: Execution,
 ) -> tuple[dict[str, Any], int]:
     prepare_out_dir(out_dir, inputs)
+    if store_path is not None:
+        refuse_inside_inputs("--store", store_path, inputs)
     started, t0 = _now(), time.perf_counter()
     stale = clean_stale_parts(out_dir)
     found: InputSet = expand_inputs(inputs, exclude=out_dir)

@@ -110,3 +110,7 @@ def test_cli_bad_store_and_ray_address_are_one_line_exit_2(tmp_path, models_env)
     r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(tmp_path / "o2"),
                                   "--ray-address", "auto"])
     assert r.exit_code == 2 and "--ray-address needs --executor ray" in r.output
+    r = CliRunner().invoke(main, ["scan", str(tmp_path), "--out", str(tmp_path.parent / "o3"),
+                                  "--store", str(tmp_path / "case.sqlite")])
+    assert r.exit_code == 2 and "--store" in r.output and "beside the originals" in r.output
+    assert not (tmp_path / "case.sqlite").exists()
