@@ -63,7 +63,7 @@ class DetectorConfig(_Section):
     motion_width: int = Field(160, ge=16, le=1920)
     motion_pixel_threshold: int = Field(18, ge=1, le=255)
     motion_min_area: float = Field(0.0005, ge=0.0, le=1.0)
-    motion_refresh_s: float = Field(2.0, gt=0.0, le=600.0)
+    motion_refresh_s: float = Field(5.0, gt=0.0, le=600.0)
 
 
 class TrackerConfig(_Section):
