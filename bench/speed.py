@@ -19,6 +19,7 @@ seconds come from the manifest's ``timings_s``.
   against MOT17-mini ground truth end to end (each sequence encoded losslessly at its own
   frame rate and scanned with ingest.analysis_fps=0, yolo track on the same images).
 - sparse: reunite on sparse_10min.mp4 vs ``ffmpeg -i FILE -f null -`` (imageio-ffmpeg).
+- ``--fast``: busy and sparse also with ``--config configs/fast.yaml`` (analysis only).
 - long: peak RSS of a scan of long_60min.mp4 against long_5min.mp4 (one run each).
 """
 
@@ -52,11 +53,15 @@ def ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def scan(file: Path, sets: list[str], out: Path) -> tuple[float, float, dict]:
+FAST = ROOT / "configs" / "fast.yaml"
+
+
+def scan(file: Path, sets: list[str], out: Path, config: Path | None = None) -> tuple[float, float, dict]:
     """One ``reunite scan`` in a fresh process → (wall s, peak RSS MiB, manifest input entry)."""
     rss = out.with_suffix(".rss")
     cmd = ["/usr/bin/time", "-f", "%M", "-o", str(rss), sys.executable, str(ROOT / "cli.py"),
-           "scan", "--quiet", str(file), "--out", str(out), *[x for s in sets for x in ("--set", s)]]
+           "scan", "--quiet", str(file), "--out", str(out), *[x for s in sets for x in ("--set", s)],
+           *(["--config", str(config)] if config else [])]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall = time.perf_counter() - t
@@ -64,12 +69,11 @@ def scan(file: Path, sets: list[str], out: Path) -> tuple[float, float, dict]:
     return wall, peak, json.loads((out / "manifest.json").read_text())["inputs"][0]
 
 
-def scans(file: Path, sets: list[str], runs: int, keep: Path | None = None) -> dict:
+def scans(file: Path, sets: list[str], runs: int, config: Path | None = None) -> dict:
     walls, peaks, stages, src = [], [], [], {}
-    for i in range(runs):
+    for _ in range(runs):
         with tempfile.TemporaryDirectory() as td:
-            out = (keep if keep is not None and i == 0 else Path(td) / "out")
-            wall, peak, src = scan(file, sets, out)
+            wall, peak, src = scan(file, sets, Path(td) / "out", config)
         walls.append(wall)
         peaks.append(peak)
         stages.append(src["timings_s"])
@@ -145,6 +149,9 @@ def busy(args: argparse.Namespace) -> None:
     r = scans(file, args.sets, args.runs)
     show("reunite scan (defaults)", r)
     n_busy = r["decode"]["frames_decoded"]
+    rf = scans(file, args.sets, args.runs, FAST) if args.fast else None
+    if rf:
+        show("reunite scan --config configs/fast.yaml", rf)
     ys: dict[int, list[dict]] = {0: [], 2: []}
     with tempfile.TemporaryDirectory() as td:
         for threads in ys:
@@ -161,6 +168,8 @@ def busy(args: argparse.Namespace) -> None:
               f"{[round(x['loop_s'] / x['frames'] * 1000) for x in rs]}, start-up {start:.1f} s "
               f"-> {est:.0f} s for {n_busy} frames")
         print(f"  RATIO yolo track / reunite ({label}): {est / r['median']:.1f}x  (goal >= 10x)")
+        if rf:
+            print(f"  RATIO yolo track / reunite fast preset ({label}): {est / rf['median']:.1f}x")
     frames = list(range(ys[0][0]["frames"]))
     print(f"  recall at IoU 0.5 on {head.name} ({len(frames)} frames), reference = yolo track's boxes:")
     with tempfile.TemporaryDirectory() as td:
@@ -216,12 +225,10 @@ def sparse(args: argparse.Namespace) -> None:
     r = scans(file, args.sets, args.runs)
     show("reunite scan (defaults)", r)
     print(f"  RATIO reunite / ffmpeg decode: {r['median'] / dec:.2f}x  (goal <= 2x)")
-    if args.analysis_only:
-        sets = [*args.sets, "output.annotated_video=false", "faces.enabled=false",
-                "output.contact_sheet=false"]
-        r2 = scans(file, sets, args.runs)
-        show("reunite scan, analysis only (no annotated video, faces, contact sheet)", r2)
-        print(f"  RATIO analysis only / ffmpeg decode: {r2['median'] / dec:.2f}x")
+    if args.fast:
+        r2 = scans(file, args.sets, args.runs, FAST)
+        show("reunite scan --config configs/fast.yaml (analysis only)", r2)
+        print(f"  RATIO fast preset / ffmpeg decode: {r2['median'] / dec:.2f}x")
 
 
 def long(args: argparse.Namespace) -> None:
@@ -240,8 +247,8 @@ def main() -> None:
     ap.add_argument("what", choices=["busy", "sparse", "long", "mot17", "all"])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--yolo-frames", type=int, default=300)
-    ap.add_argument("--analysis-only", action="store_true",
-                    help="sparse: also time a scan without the annotated video, faces and sheet")
+    ap.add_argument("--fast", action="store_true",
+                    help="busy, sparse: also time configs/fast.yaml (no annotated video, no faces)")
     ap.add_argument("--set", dest="sets", action="append", default=[])
     args = ap.parse_args()
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_speed_clips.py")], check=True,

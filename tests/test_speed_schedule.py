@@ -178,3 +178,13 @@ def test_reduced_rate_on_real_footage_interpolates_marked_boxes(tmp_path, models
             assert np.all(b[k] <= np.maximum(b[lo], b[hi]) + 1e-3)
             n_interp += 1
     assert n_interp > 0
+
+
+def test_child_score_survives_an_extreme_height_ratio():
+    # MOT17-11's 7 frames gave a perspective fit whose height ratio overflowed math.exp.
+    from pipeline.attributes import _child_score
+    from pipeline.config import AttributesConfig
+
+    cfg = AttributesConfig()
+    assert _child_score(1e4, cfg) == pytest.approx(0.0)
+    assert _child_score(-1e4, cfg) == pytest.approx(1.0)
