@@ -44,7 +44,9 @@ from bench.detector_recall import load_gt  # noqa: E402
 from pipeline.boxes import box_iou  # noqa: E402
 
 BENCH = ROOT / "runs" / "bench"
-EVERY_FRAME = ["detector.detect_period_s=0", "detector.motion_gate=false"]
+# the behaviour before issue 8: every analysed frame detected, no gating, no gap filling
+EVERY_FRAME = ["detector.detect_period_s=0", "detector.motion_gate=false",
+               "tracker.interpolate_max_gap_s=0"]
 
 
 def ffmpeg() -> str:

@@ -77,6 +77,7 @@ class TrackerConfig(_Section):
     lost_timeout_s: float = Field(3.0, gt=0.0)
     min_hits: int = Field(2, ge=1)
     appearance_weight: float = Field(0.5, ge=0.0, le=5.0)
+    interpolate_max_gap_s: float = Field(1.0, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> TrackerConfig:

@@ -228,7 +228,7 @@ def _analyse(
     """
     tracker = build_tracker(cfg.tracker)
     history = TrackHistory(source.source_id)
-    filler = GapFiller(history)
+    filler = GapFiller(history, cfg.tracker.interpolate_max_gap_s)
     schedule = DetectionSchedule(cfg.detector)
     found = det = Detections.empty()
     for frame, last in _with_last(threaded(source, maxsize=cfg.ingest.queue_size), timer):

@@ -86,6 +86,7 @@ def test_schedule_holds_a_static_scene_and_detects_motion():
     ("detector.motion_refresh_s=0", "detector.motion_refresh_s"),
     ("detector.motion_gate=maybe", "detector.motion_gate"),
     ("detector.motion_width=4", "detector.motion_width"),
+    ("tracker.interpolate_max_gap_s=-0.5", "tracker.interpolate_max_gap_s"),
 ])
 def test_speed_knobs_validate(expr, message):
     with pytest.raises(ConfigError, match=message):
@@ -113,6 +114,23 @@ def test_gap_filler_interpolates_between_observations_and_marks_them():
     assert t1.extras["inner_confidence"][1] == pytest.approx(0.5)
     assert t2.frame_index == [0]
     assert fill.filled == 2
+
+
+def test_gap_filler_bridges_short_misses_only():
+    hist = TrackHistory("s")
+    fill = GapFiller(hist, max_gap_s=0.25)
+    fill.observe(_tracked([1, 2], [[0, 0, 10, 20], [50, 0, 60, 20]]), 0.0, 0)
+    fill.observe(_tracked([], []), 0.1, 1)  # detector missed both
+    fill.observe(_tracked([1], [[20, 0, 30, 20]]), 0.2, 2)  # track 1 back within 0.25 s
+    for k in range(3, 6):
+        fill.observe(_tracked([], []), k / 10, k)
+    fill.observe(_tracked([2], [[50, 0, 60, 20]]), 0.6, 6)  # track 2 back after 0.6 s
+    t1, t2 = hist.tracks()
+    assert t1.frame_index == [0, 1, 2] and t1.extras["interpolated"] == [0.0, 1.0, 0.0]
+    assert np.allclose(t1.boxes()[1], [10, 0, 20, 20])
+    assert t2.frame_index == [0, 6]
+    with pytest.raises(ValueError, match="max_gap_s"):
+        GapFiller(hist, max_gap_s=-1)
 
 
 def test_gap_filler_passes_empty_frames_through():
