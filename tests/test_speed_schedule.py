@@ -133,6 +133,18 @@ def test_gap_filler_bridges_short_misses_only():
         GapFiller(hist, max_gap_s=-1)
 
 
+def test_gap_filler_keeps_time_order_when_gaps_of_different_lengths_end_together():
+    hist = TrackHistory("s")
+    fill = GapFiller(hist, max_gap_s=1.0)
+    fill.observe(_tracked([1, 2], [[0, 0, 10, 20], [50, 0, 60, 20]]), 0.0, 0)
+    fill.observe(_tracked([2], [[50, 0, 60, 20]]), 0.3, 3)  # track 1 missed from here
+    fill.skip(0.4, 4)
+    fill.observe(_tracked([2, 1], [[50, 0, 60, 20], [40, 0, 50, 20]]), 0.5, 5)
+    t1, t2 = hist.tracks()
+    assert t1.frame_index == [0, 3, 4, 5] and t2.frame_index == [0, 3, 4, 5]
+    assert np.allclose(t1.boxes()[1], [24, 0, 34, 20])
+
+
 def test_gap_filler_passes_empty_frames_through():
     hist = TrackHistory("s")
     fill = GapFiller(hist)

@@ -108,7 +108,7 @@ class GapFiller:
             for p, i in frames:
                 if p0 < p < pts:
                     by_frame.setdefault((p, i), []).append((n, (p - p0) / (pts - p0)))
-        for (p, i), rows in by_frame.items():
+        for (p, i), rows in sorted(by_frame.items()):  # time order within every track
             r = np.array([n for n, _ in rows])
             w = np.array([x for _, x in rows])[:, None]
             last = [self._last[ids[n]] for n in r.tolist()]
