@@ -221,7 +221,7 @@ def mot17(args: argparse.Namespace) -> None:
 
 def sparse(args: argparse.Namespace) -> None:
     file = BENCH / "sparse_10min.mp4"
-    print(f"sparse: {file.name} (720p 25 fps, 10 min, 56 s of every minute one still real frame)")
+    print(f"sparse: {file.name} (768x432 10 fps indoor camera, 10 min, 56 s of every minute one real frame of the empty room)")
     dec, dec_all = median_time([ffmpeg(), "-v", "error", "-i", str(file), "-f", "null", "-"], args.runs)
     print(f"  ffmpeg decode: median {dec:.1f} s  runs {[round(x, 1) for x in dec_all]}")
     r = scans(file, args.sets, args.runs)
