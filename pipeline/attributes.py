@@ -95,7 +95,10 @@ def fit_perspective(
 
 
 def _child_score(ratio: float, config: AttributesConfig) -> float:
-    return 1.0 / (1.0 + math.exp(-(config.child_height_ratio - ratio) / config.ratio_softness))
+    # Clamped: a ratio far from the threshold (a degenerate perspective fit on a few frames
+    # gave 1e3) overflowed math.exp and crashed the scan; the score is 0 or 1 there anyway.
+    z = (config.child_height_ratio - ratio) / config.ratio_softness
+    return 1.0 / (1.0 + math.exp(-min(max(z, -60.0), 60.0)))
 
 
 def _pair_ratio(track: Track, others: Sequence[Track], frame_height: int, margin: float) -> float | None:

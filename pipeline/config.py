@@ -58,6 +58,12 @@ class DetectorConfig(_Section):
     min_box_height: float = Field(8.0, ge=0.0)
     weak_confidence: float = Field(0.03, ge=0.0, le=1.0)
     threads: int = Field(2, ge=1, le=64)
+    detect_period_s: float = Field(0.3, ge=0.0, le=5.0)
+    motion_gate: bool = True
+    motion_width: int = Field(160, ge=16, le=1920)
+    motion_pixel_threshold: int = Field(18, ge=1, le=255)
+    motion_min_area: float = Field(0.0005, ge=0.0, le=1.0)
+    motion_refresh_s: float = Field(5.0, gt=0.0, le=600.0)
 
 
 class TrackerConfig(_Section):
@@ -71,6 +77,7 @@ class TrackerConfig(_Section):
     lost_timeout_s: float = Field(3.0, gt=0.0)
     min_hits: int = Field(2, ge=1)
     appearance_weight: float = Field(0.5, ge=0.0, le=5.0)
+    interpolate_max_gap_s: float = Field(1.0, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> TrackerConfig:

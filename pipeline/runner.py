@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detectors.base import PersonDetector
 from detectors.models import sha256_file
 from pipeline.config import Config, config_hash
+from pipeline.detect_schedule import DETECT, HOLD, SKIP, DetectionSchedule
 from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
@@ -37,6 +40,7 @@ from pipeline.outputs.render import render_annotated
 from pipeline.stream import threaded
 from pipeline.types import Detections, Frame, event_from_dict
 from tracking import TrackHistory, build_tracker
+from tracking.interpolate import GapFiller
 
 
 @dataclass
@@ -64,6 +68,7 @@ class SourceResult:
     outputs: dict[str, str] = field(default_factory=dict)
     faces: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    schedule: dict[str, int] = field(default_factory=dict)
     # stage -> {"key", "reused"}: what the manifest and the case store say about reuse
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # handed to the driver, never written to the manifest: (stage, key, seconds, payload,
@@ -151,6 +156,7 @@ def process_source(
     if stored is not None:
         res.probe, res.decode = stored["probe"], stored["decode"]
         res.n_detections = stored["n_detections"]
+        res.schedule = dict(stored.get("schedule", {}))
         tracks = [track_from_payload({**t, "source_id": str(path)}) for t in stored["tracks"]]
         candidates = candidates_from_payload(stored["face_candidates"], cfg)
         res.stages["analysis"] = {"key": a_key, "reused": True}
@@ -172,6 +178,7 @@ def process_source(
         res.decode = source.report.to_dict()
         tracks = history.tracks()
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
+                   "schedule": res.schedule,
                    "tracks": [track_to_payload(t) for t in tracks],
                    "face_candidates": candidates_to_payload(candidates)}
         res.stages["analysis"] = {"key": a_key, "reused": False}
@@ -326,35 +333,63 @@ def _analyse(
     on_frame: Callable[[Frame], None] | None,
     candidates: FaceCandidates | None = None,
 ) -> TrackHistory:
-    """The streaming analysis pass: decode (reader thread) → detect → track → history."""
+    """The streaming analysis pass: decode (reader thread) → schedule → detect → track → history.
+
+    The schedule (pipeline.detect_schedule) runs the detector every ``detect_period_s`` and,
+    with the motion gate, only where the scene changed; skipped frames get interpolated boxes
+    (tracking.interpolate), held frames the last detection again.
+    """
     tracker = build_tracker(cfg.tracker)
     history = TrackHistory(source.source_id)
-    frames = iter(threaded(source, maxsize=cfg.ingest.queue_size))
-    while True:
+    filler = GapFiller(history, cfg.tracker.interpolate_max_gap_s)
+    schedule = DetectionSchedule(cfg.detector)
+    found = det = Detections.empty()
+    for frame, last in _with_last(threaded(source, maxsize=cfg.ingest.queue_size), timer):
         t = time.perf_counter()
-        frame = next(frames, None)
-        timer.add("decode_wait", time.perf_counter() - t)
-        if frame is None:
-            break
-        t = time.perf_counter()
-        found = detector.detect(frame.image)
-        t2 = time.perf_counter()
-        timer.add("detect", t2 - t)
-        # Weak boxes (below detector.confidence) are never tracked; they only count as a
-        # second person inside a tracked box (pipeline.inner).
-        det = found[found.confidence >= cfg.detector.confidence]
-        if cfg.tracker.appearance_weight > 0:
-            det.data["appearance"] = color_signatures(frame.image, det.xyxy)
+        decision = schedule.decide(frame.image, frame.pts_s, last)
+        t1 = time.perf_counter()
+        timer.add("gate", t1 - t)
+        if decision == SKIP:
+            filler.skip(frame.pts_s, frame.index)
+            if on_frame:
+                on_frame(frame)
+            continue
+        if decision == DETECT:
+            found = detector.detect(frame.image)
+            t1 = time.perf_counter()
+            timer.add("detect", t1 - t)
+            # Weak boxes (below detector.confidence) are never tracked; they only count as a
+            # second person inside a tracked box (pipeline.inner).
+            det = found[found.confidence >= cfg.detector.confidence]
+            if cfg.tracker.appearance_weight > 0:
+                det.data["appearance"] = color_signatures(frame.image, det.xyxy)
+            res.n_detections += len(det)
         tracked: Detections = tracker.update(det, frame.pts_s)
         tracked.data["inner_confidence"] = inner_confidence(tracked.xyxy, found)
-        history.add(tracked, frame.pts_s, frame.index)
+        tracked.data["held"] = np.full(len(tracked), float(decision == HOLD), np.float32)
+        filler.observe(tracked, frame.pts_s, frame.index)
         if candidates is not None:
             candidates.add(frame, tracked)
-        timer.add("track", time.perf_counter() - t2)
-        res.n_detections += len(det)
+        timer.add("track", time.perf_counter() - t1)
         if on_frame:
             on_frame(frame)
+    res.schedule = {**schedule.counts.to_dict(), "observations_interpolated": filler.filled}
     return history
+
+
+def _with_last(frames: Iterator[Frame], timer: _Timer) -> Iterator[tuple[Frame, bool]]:
+    """Yield (frame, is_last) with a one-frame look-ahead; time spent waiting is decode_wait."""
+    def pull() -> Frame | None:
+        t = time.perf_counter()
+        f = next(frames, None)
+        timer.add("decode_wait", time.perf_counter() - t)
+        return f
+
+    cur = pull()
+    while cur is not None:
+        nxt = pull()
+        yield cur, nxt is None
+        cur = nxt
 
 
 def _rehash(path: Path, res: SourceResult) -> None:
