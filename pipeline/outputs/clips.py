@@ -228,6 +228,8 @@ def render_jobs(
     cfg: OutputConfig,
 ) -> list[ClipResult]:
     """Render every job with one annotator; ``tracks_for(source)`` loads a source's tracks."""
+    if not jobs:
+        return []  # no annotator: building one imports supervision (~1 s, most of a reprocess)
     annotator = Annotator()
     results = []
     for job in jobs:

@@ -99,7 +99,7 @@ def run_render_pass(out_dir: Path, cfg: OutputConfig, inputs: list[dict[str, Any
         n_clips = sum(r.clip is not None for r in results)
     n_sheets = 0
     if cfg.contact_sheet:
-        annotator = Annotator()
+        annotator: Annotator | None = None  # built on the first sheet that must be drawn
         for entry in inputs:
             dec = entry.get("decode") or {}
             if not entry.get("slug") or dec.get("first_pts_s") is None:
@@ -111,6 +111,7 @@ def run_render_pass(out_dir: Path, cfg: OutputConfig, inputs: list[dict[str, Any
                 n = kept["frames"]
                 cache.record(rel, key, kept)
             else:
+                annotator = annotator or Annotator()
                 try:
                     n = write_contact_sheet(
                         entry["path"], tracks_for(entry["path"]), dec["first_pts_s"],
