@@ -7,7 +7,6 @@ write adds the sha256 of every output and ``complete: true``.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ from pipeline.errors import ReuniteError
 from pipeline.inputs import InputSet, display_name, expand_inputs, one_line
 from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
-from pipeline.outputs.deliver import deliver_outputs
+from pipeline.outputs.deliver import deliver_outputs, stored_items
 from pipeline.outputs.face_reports import copy_reference_thumbnails, write_face_reports
 from pipeline.executors import Job, Worker, make_jobs, run_local, run_processes, run_ray
 from pipeline.models import resolve_model_ids
@@ -271,7 +270,8 @@ def _run_scan(
             for k in ("tracks", "with_face", "low_quality", "skipped_no_face", "faces_found")
         } | face_counts
     deliver_outputs(out_dir, cfg, manifest, report_line, store)  # clips, sheets, CSVs, report.html
-    store.save_findings(run_id, _items(out_dir, EVENTS, "events"), _items(out_dir, MATCHES, "matches"))
+    store.save_findings(run_id, stored_items(out_dir, EVENTS, "events"),
+                        stored_items(out_dir, MATCHES, "matches"))
     manifest["run"]["finished_utc"] = _now()
     manifest["run"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
     manifest["outputs"] = hash_outputs(out_dir, exclude={MANIFEST, STORE_NAME, STORE_NAME + "-wal",
@@ -282,7 +282,3 @@ def _run_scan(
     store.close()
     return manifest, 0 if n["partial"] == 0 and n["failed"] == 0 else 1
 
-
-def _items(out_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
-    p = out_dir / name
-    return list(json.loads(p.read_text(encoding="utf-8")).get(key, [])) if p.exists() else []

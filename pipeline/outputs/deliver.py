@@ -29,7 +29,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _items(out_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
+def stored_items(out_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
+    """The list under ``key`` in a stored result file of DIR ([] when the file is absent)."""
     p = out_dir / name
     return list(read_json(p).get(key, [])) if p.exists() else []
 
@@ -39,8 +40,8 @@ def write_tables_and_report(out_dir: Path, manifest: dict[str, Any] | None = Non
 
     ``manifest``: the in-memory manifest to show (a scan in progress); default: the stored one.
     """
-    written = write_csvs(out_dir, _items(out_dir, EVENTS, "events"),
-                         _items(out_dir, MATCHES, "matches"))
+    written = write_csvs(out_dir, stored_items(out_dir, EVENTS, "events"),
+                         stored_items(out_dir, MATCHES, "matches"))
     data = gather(out_dir, manifest)
     write_text_atomic(out_dir / REPORT, render_html(data))
     return [*written, REPORT]
