@@ -240,10 +240,11 @@ def process_source(
         # same events reuse it.
         key = config_hash({"analysis": a_key, "events": events_digest, "fps": fps,
                            "crf": cfg.output.video_crf, "title": title})
-        if store is not None and store.fresh_artifact(out_dir, rel, key) is not None:
+        kept = store.fresh_artifact(out_dir, rel, key) if store is not None else None
+        if kept is not None:
             res.outputs["annotated_video"] = rel
             res.stages["annotated_video"] = {"key": key, "reused": True}
-            res.artifacts.append((rel, key, sha256_file(out_dir / rel), None))
+            res.artifacts.append((rel, key, kept[1], None))
         else:
             n = render_annotated(
                 lambda: _open_source(path, cfg), tracks,

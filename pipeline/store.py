@@ -166,8 +166,8 @@ class StoreReader:
                          (_root(out_dir), relpath)).fetchone()
         return (row[0], row[1], json.loads(row[2]) if row[2] else None) if row else None
 
-    def fresh_artifact(self, out_dir: Path, relpath: str, key: str) -> Any | None:
-        """The recorded meta (``{}`` when none) of a rendered file that can stand for
+    def fresh_artifact(self, out_dir: Path, relpath: str, key: str) -> tuple[Any, str] | None:
+        """(recorded meta, ``{}`` when none; sha256) of a rendered file that can stand for
         ``out_dir/relpath``, rendered from the same inputs (``key``), else None.
 
         The file already there is kept when its sha256 is the recorded one; otherwise an
@@ -196,7 +196,7 @@ class StoreReader:
             except OSError:
                 continue
             found = json.loads(meta) if meta else None
-            return {} if found is None else found
+            return ({} if found is None else found), digest
         return None
 
     def close(self) -> None:

@@ -109,7 +109,6 @@ def run_render_pass(out_dir: Path, cfg: OutputConfig, inputs: list[dict[str, Any
             kept = cache.fresh(rel, key)
             if kept is not None:
                 n = kept["frames"]
-                cache.record(rel, key, kept)
             else:
                 annotator = annotator or Annotator()
                 try:
@@ -159,17 +158,26 @@ class _Reuse:
                             "output": self.cfg.model_dump(mode="json")})
 
     def fresh(self, rel: str, key: str, also: str | None = None) -> Any | None:
+        """The meta of a reusable ``rel`` (and ``also``, a file rendered with it), recorded
+        again for this folder; None when it must be rendered."""
         if self.store is None:
             return None
-        meta = self.store.fresh_artifact(self.out_dir, rel, key)
-        if meta is not None and also is not None:
-            meta = meta if self.store.fresh_artifact(self.out_dir, also, key + "/" + also) is not None else None
-        if meta is not None:
-            self.reused += 1
-        return meta
+        kept = self.store.fresh_artifact(self.out_dir, rel, key)
+        extra = None
+        if kept is not None and also is not None:
+            extra = self.store.fresh_artifact(self.out_dir, also, key + "/" + also)
+            if extra is None:
+                return None
+        if kept is None:
+            return None
+        self.reused += 1
+        self.record(rel, key, kept[0], kept[1])
+        if extra is not None and also is not None:
+            self.record(also, key + "/" + also, None, extra[1])
+        return kept[0]
 
-    def record(self, rel: str, key: str, meta: Any) -> None:
-        self.new.append((rel, key, sha256_file(self.out_dir / rel), meta))
+    def record(self, rel: str, key: str, meta: Any, digest: str | None = None) -> None:
+        self.new.append((rel, key, digest or sha256_file(self.out_dir / rel), meta))
 
     def render_clips(self, jobs: list[ClipJob], tracks_for: Any) -> list[ClipResult]:
         out: list[ClipResult | None] = [None] * len(jobs)
@@ -181,8 +189,6 @@ class _Reuse:
             meta = self.fresh(rel_clip, key, also=rel_thumb)
             if meta is not None:
                 out[k] = ClipResult(**meta)
-                self.record(rel_clip, key, meta)
-                self.record(rel_thumb, key + "/" + rel_thumb, None)
             else:
                 todo.append((k, job, key))
         for (k, job, key), res in zip(todo, render_jobs([j for _, j, _ in todo], tracks_for,
