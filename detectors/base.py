@@ -19,4 +19,12 @@ class PersonDetector(Protocol):
 
     model: ResolvedModel
 
-    def detect(self, image: np.ndarray) -> Detections: ...
+    def detect(self, image: np.ndarray, run: list[bool] | None = None,
+               cache: list | None = None) -> Detections:
+        """``run``/``cache``: run only some of :meth:`windows`, reuse the others' last boxes
+        (detectors.tiling.detect_tiled)."""
+        ...
+
+    def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
+        """The crops (x1, y1, x2, y2) ``detect`` runs the network on for a frame of this size."""
+        ...

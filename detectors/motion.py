@@ -48,26 +48,60 @@ class MotionGate:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the reference frame (call between sources)."""
-        self._ref: np.ndarray | None = None
-        self._ref_pts_s: float | None = None
+        """Forget the reference frames (call between sources)."""
+        # per region: (small grey copy when the detector last ran on it, its pts)
+        self._ref: list[np.ndarray | None] = [None]
+        self._ref_pts_s: list[float | None] = [None]
+        self._regions: list[tuple[int, int, int, int]] | None = None  # in small-image pixels
         self.last_changed = 0.0
 
     def small(self, image: np.ndarray) -> np.ndarray:
-        """(h, width) uint8 blurred grey copy of an H×W×3 uint8 BGR image."""
+        """(h, width) uint8 blurred grey copy of an H×W×3 uint8 BGR image or an H×W grey one
+        (the decoder's luma plane: no colour conversion at all)."""
         h, w = image.shape[:2]
         sw = min(self.width, w)
         sh = max(1, round(h * sw / max(w, 1)))
-        grey = cv2.cvtColor(cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA),
-                            cv2.COLOR_BGR2GRAY)
+        # Box-average by a whole factor first (cv2's INTER_AREA is ~4x faster at an integer
+        # ratio: 0.26 against 0.9 ms from 768x432), then a bilinear step to the exact size.
+        k = max(1, w // sw)
+        grey = image
+        if k > 1:
+            grey = cv2.resize(image, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+        if grey.shape[:2] != (sh, sw):
+            grey = cv2.resize(grey, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        if grey.ndim == 3:
+            grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
         return cv2.GaussianBlur(grey, (3, 3), 0)
 
     def changed_fraction(self, small: np.ndarray) -> float:
         """Fraction (0-1) of pixels of ``small`` that differ from the reference; 1 without one."""
-        if self._ref is None or self._ref.shape != small.shape:
-            return 1.0
-        diff = cv2.absdiff(small, self._ref)
-        return float(np.count_nonzero(diff > self.pixel_threshold)) / diff.size
+        return self._changed(small)[0]
+
+    def _changed(self, small: np.ndarray) -> list[float]:
+        """Per region: changed pixels inside it since its reference, as a fraction of the
+        whole small image (one threshold in absolute pixels for every region); 1 without."""
+        out = []
+        for k, (x1, y1, x2, y2) in enumerate(self._regions or [(0, 0, small.shape[1], small.shape[0])]):
+            ref = self._ref[k]
+            if ref is None or ref.shape != small.shape:
+                out.append(1.0)
+                continue
+            diff = cv2.absdiff(small[y1:y2, x1:x2], ref[y1:y2, x1:x2])
+            out.append(float(np.count_nonzero(diff > self.pixel_threshold)) / small.size)
+        return out
+
+    def set_regions(self, regions: list[tuple[int, int, int, int]], width: int, height: int) -> None:
+        """Gate these frame regions (x1, y1, x2, y2 in pixels of a ``width`` × ``height``
+        frame: the detector's tiles) each on its own: its own reference and refresh."""
+        sw = min(self.width, width)
+        sh = max(1, round(height * sw / max(width, 1)))
+        fx, fy = sw / width, sh / height
+        small = [(int(x1 * fx), int(y1 * fy), max(int(x1 * fx) + 1, int(np.ceil(x2 * fx))),
+                  max(int(y1 * fy) + 1, int(np.ceil(y2 * fy)))) for x1, y1, x2, y2 in regions]
+        if small != self._regions:
+            self._regions = small
+            self._ref = [None] * len(small)
+            self._ref_pts_s = [None] * len(small)
 
     def needs_detection(self, image: np.ndarray, pts_s: float) -> tuple[bool, np.ndarray]:
         """Whether this frame must be detected, and its small grey copy (for :meth:`detected`).
@@ -75,13 +109,23 @@ class MotionGate:
         True when there is no reference yet, the refresh time has passed since the last
         detection, or enough of the scene changed since it.
         """
-        small = self.small(image)
-        self.last_changed = self.changed_fraction(small)
-        if self._ref_pts_s is None or pts_s - self._ref_pts_s >= self.refresh_s:
-            return True, small
-        return self.last_changed >= self.min_area, small
+        need, small = self.regions_to_detect(image, pts_s)
+        return any(need), small
 
-    def detected(self, small: np.ndarray, pts_s: float) -> None:
-        """Record that the detector ran on the frame whose small copy is ``small``."""
-        self._ref = small
-        self._ref_pts_s = pts_s
+    def regions_to_detect(self, image: np.ndarray, pts_s: float) -> tuple[list[bool], np.ndarray]:
+        """Per region (:meth:`set_regions`; one region, the frame, by default): whether the
+        detector must run on it, and the frame's small grey copy (for :meth:`detected`)."""
+        small = self.small(image)
+        changed = self._changed(small)
+        self.last_changed = max(changed)
+        need = [ref_t is None or pts_s - ref_t >= self.refresh_s or c >= self.min_area
+                for c, ref_t in zip(changed, self._ref_pts_s)]
+        return need, small
+
+    def detected(self, small: np.ndarray, pts_s: float, run: list[bool] | None = None) -> None:
+        """Record that the detector ran on the frame whose small copy is ``small`` (on the
+        regions flagged in ``run``; all when None)."""
+        for k in range(len(self._ref)):
+            if run is None or run[k]:
+                self._ref[k] = small
+                self._ref_pts_s[k] = pts_s

@@ -45,11 +45,16 @@ def windows_for(tiling: str, overlap: float, width: int, height: int) -> list[tu
     return [(0, 0, width, height)]
 
 
+Window = tuple[int, int, int, int]
+
+
 def detect_tiled(
     image: np.ndarray,
     detect_one: Callable[[np.ndarray], Detections],
-    windows: list[tuple[int, int, int, int]],
+    windows: list[Window],
     nms_iou: float,
+    run: list[bool] | None = None,
+    cache: list[tuple[Detections, np.ndarray] | None] | None = None,
 ) -> Detections:
     """Detect in each window, shift to frame coordinates, and merge.
 
@@ -61,31 +66,34 @@ def detect_tiled(
         detect_one: detector on one crop, returning crop pixel coordinates.
         windows: (x1, y1, x2, y2) crops from :func:`tile_windows`.
         nms_iou: IoU above which overlapping duplicates across windows are merged.
+        run: which windows to run the detector on (None: all). A window not run contributes
+            its boxes from the last time it ran (``cache``): the motion gate found nothing
+            changed in it since (pipeline.detect_schedule).
+        cache: one slot per window, the (boxes, cut flags) of its last run; slots of the
+            windows run are overwritten. Needed with ``run``; one list per source.
     """
     h, w = image.shape[:2]
-    if len(windows) == 1 and windows[0] == (0, 0, w, h):
+    if run is None and len(windows) == 1 and windows[0] == (0, 0, w, h):
         return detect_one(image)
+    if run is not None and (cache is None or len(cache) != len(windows) or len(run) != len(windows)):
+        raise ValueError("detect_tiled: run needs a cache, one slot per window")
     parts: list[Detections] = []
     cut_flags: list[np.ndarray] = []
-    for x1, y1, x2, y2 in windows:
-        det = detect_one(image[y1:y2, x1:x2])
-        if len(det) == 0:
-            continue
-        det.xyxy = det.xyxy + np.array([x1, y1, x1, y1], np.float32)
-        edge = 2.0
-        cut = np.zeros(len(det), bool)
-        if x1 > 0:
-            cut |= det.xyxy[:, 0] <= x1 + edge
-        if x2 < w:
-            cut |= det.xyxy[:, 2] >= x2 - edge
-        if y1 > 0:
-            cut |= det.xyxy[:, 1] <= y1 + edge
-        if y2 < h:
-            cut |= det.xyxy[:, 3] >= y2 - edge
-        parts.append(det)
-        cut_flags.append(cut)
+    for k, win in enumerate(windows):
+        if run is None or run[k] or cache[k] is None:  # type: ignore[index]
+            got = _detect_window(image, detect_one, win)
+            if cache is not None:
+                cache[k] = got
+        else:
+            got = cache[k]  # type: ignore[index]
+        det, cut = got  # type: ignore[misc]
+        if len(det):
+            parts.append(det)
+            cut_flags.append(cut)
     if not parts:
         return Detections.empty()
+    if len(parts) == 1 and len(windows) == 1:
+        return parts[0]
     merged = Detections.merge(parts)
     cut = np.concatenate(cut_flags)
     keep = np.ones(len(merged), bool)
@@ -104,3 +112,25 @@ def detect_tiled(
                 keep[i] = False
     merged = merged[keep]
     return merged[nms(merged.xyxy, merged.confidence, nms_iou)]
+
+
+def _detect_window(image: np.ndarray, detect_one: Callable[[np.ndarray], Detections],
+                   win: Window) -> tuple[Detections, np.ndarray]:
+    """One window's boxes in frame coordinates, and which of them touch an inner edge."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = win
+    det = detect_one(image[y1:y2, x1:x2])
+    if len(det) == 0:
+        return det, np.zeros(0, bool)
+    det.xyxy = det.xyxy + np.array([x1, y1, x1, y1], np.float32)
+    edge = 2.0
+    cut = np.zeros(len(det), bool)
+    if x1 > 0:
+        cut |= det.xyxy[:, 0] <= x1 + edge
+    if x2 < w:
+        cut |= det.xyxy[:, 2] >= x2 - edge
+    if y1 > 0:
+        cut |= det.xyxy[:, 1] <= y1 + edge
+    if y2 < h:
+        cut |= det.xyxy[:, 3] >= y2 - edge
+    return det, cut

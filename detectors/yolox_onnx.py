@@ -100,11 +100,20 @@ class YoloxOnnxDetector:
             xyxy=xyxy[tall], confidence=scores[tall], class_id=np.zeros(int(tall.sum()), np.int32)
         )
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Detect persons in an H×W×3 uint8 BGR frame; xyxy in frame pixels, class_id 0."""
-        h, w = image.shape[:2]
-        key = (w, h)
+    def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
+        """The crops (x1, y1, x2, y2) the detector runs on for a frame of this size."""
+        key = (width, height)
         if key not in self._windows:
             c = self.config
-            self._windows[key] = windows_for(c.tiling, c.tile_overlap, w, h)
-        return detect_tiled(image, self.detect_one, self._windows[key], self.config.nms_iou)
+            self._windows[key] = windows_for(c.tiling, c.tile_overlap, width, height)
+        return self._windows[key]
+
+    def detect(self, image: np.ndarray, run: list[bool] | None = None,
+               cache: list | None = None) -> Detections:
+        """Detect persons in an H×W×3 uint8 BGR frame; xyxy in frame pixels, class_id 0.
+
+        ``run``/``cache``: run only some of :meth:`windows` and reuse the others' last boxes
+        (detectors.tiling.detect_tiled)."""
+        h, w = image.shape[:2]
+        return detect_tiled(image, self.detect_one, self.windows(w, h), self.config.nms_iou,
+                            run, cache)

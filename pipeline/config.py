@@ -63,7 +63,7 @@ class DetectorConfig(_Section):
     motion_width: int = Field(160, ge=16, le=1920)
     motion_pixel_threshold: int = Field(18, ge=1, le=255)
     motion_min_area: float = Field(0.0005, ge=0.0, le=1.0)
-    motion_refresh_s: float = Field(5.0, gt=0.0, le=600.0)
+    motion_refresh_s: float = Field(20.0, gt=0.0, le=600.0)
 
 
 class TrackerConfig(_Section):
@@ -132,7 +132,13 @@ class ModelsConfig(_Section):
 
 
 class OutputConfig(_Section):
-    annotated_video: bool = True
+    annotated_video: Literal["always", "flagged", "never"] = "flagged"
+
+    @field_validator("annotated_video", mode="before")
+    @classmethod
+    def _video_bool(cls, v: Any) -> Any:
+        # true/false (and YAML's on/off) from configs written before "flagged" existed
+        return {False: "never", True: "always"}.get(v, v) if isinstance(v, bool) else v
     video_crf: int = Field(23, ge=0, le=51)
     mot_txt: bool = True
     event_clips: bool = True

@@ -11,10 +11,16 @@ Each analysed frame gets one of three decisions:
 
 The last frame of a stream is never skipped, so every skipped frame lies between two
 observed ones.
+
+A detector that runs on several windows of a wide frame (square tiles, detectors.tiling) is
+gated per window: on a ``detect`` frame only the windows where the scene changed (or whose
+refresh is due) run, the others hand on their last boxes. A person walking through one half
+of a wide empty room costs one tile, not two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +38,11 @@ class ScheduleCounts:
     detect: int = 0
     hold: int = 0
     skip: int = 0
+    windows_detected: int = 0  # detector windows (tiles) run, over the detected frames
 
     def to_dict(self) -> dict[str, int]:
         return {"frames_detected": self.detect, "frames_held": self.hold,
-                "frames_skipped": self.skip}
+                "frames_skipped": self.skip, "windows_detected": self.windows_detected}
 
 
 class DetectionSchedule:
@@ -54,16 +61,22 @@ class DetectionSchedule:
         )
         self.counts = ScheduleCounts()
         self._last_pts_s: float | None = None
+        self.windows: list[tuple[int, int, int, int]] = []
+        # after a ``detect``: which windows to run (None: all)
+        self.run: list[bool] | None = None
 
     def reset(self) -> None:
         """Start a new source."""
         self.counts = ScheduleCounts()
         self._last_pts_s = None
+        self.windows, self.run = [], None
         if self.gate is not None:
             self.gate.reset()
 
-    def decide(self, image: np.ndarray, pts_s: float, last: bool = False) -> str:
-        """``detect``, ``hold`` or ``skip`` for the frame ``image`` (H×W×3 uint8 BGR) at
+    def decide(self, image: np.ndarray | Callable[[], np.ndarray], pts_s: float,
+               last: bool = False) -> str:
+        """``detect``, ``hold`` or ``skip`` for the frame ``image`` (H×W×3 uint8 BGR or H×W
+        grey, or a function giving one: called only when the motion gate must look) at
         ``pts_s`` seconds; ``last``: it is the stream's final frame (never skipped)."""
         due = (self._last_pts_s is None or last
                # a millisecond of slack: pts in a time base are rarely exact multiples
@@ -74,11 +87,23 @@ class DetectionSchedule:
         self._last_pts_s = pts_s
         if self.gate is None:
             self.counts.detect += 1
+            self.counts.windows_detected += max(1, len(self.windows))
+            self.run = None
             return DETECT
-        need, small = self.gate.needs_detection(image, pts_s)
-        if need:
-            self.gate.detected(small, pts_s)
+        need, small = self.gate.regions_to_detect(image() if callable(image) else image, pts_s)
+        if any(need):
+            self.gate.detected(small, pts_s, need)
+            self.run = need
             self.counts.detect += 1
+            self.counts.windows_detected += sum(need)
             return DETECT
         self.counts.hold += 1
         return HOLD
+
+    def set_windows(self, windows: list[tuple[int, int, int, int]], width: int, height: int) -> None:
+        """Gate each of the detector's windows (tiles) on its own: a ``detect`` decision then
+        lists in :attr:`run` the windows where something changed or the refresh is due; the
+        others keep their last boxes (detectors.tiling.detect_tiled)."""
+        self.windows = list(windows)
+        if self.gate is not None:
+            self.gate.set_regions(self.windows, width, height)

@@ -8,6 +8,8 @@ stored stage loads nothing.
 
 from __future__ import annotations
 
+import threading
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,9 @@ def resolve_model_ids(cfg: Config) -> ModelIds:
     return ModelIds(person, faces)
 
 
+_LOAD_LOCK = threading.RLock()
+
+
 class Models:
     """Lazily loaded models of one worker.
 
@@ -56,9 +61,25 @@ class Models:
         self._loaded: dict[str, Any] = {}
 
     def _get(self, name: str, default: Callable[[], Any]) -> Any:
-        if name not in self._loaded:
-            self._loaded[name] = (self._factories[name] or default)()
-        return self._loaded[name]
+        with _LOAD_LOCK:  # prefetch() may be loading it in another thread
+            if name not in self._loaded:
+                self._loaded[name] = (self._factories[name] or default)()
+            return self._loaded[name]
+
+    def prefetch_faces(self) -> None:
+        """Start loading the face models in a background thread (importing dlib and deepface
+        takes ~1 s, mostly while the analysis pass waits on the decoder and the detector,
+        which release the GIL); :meth:`faces` waits for it. A failure surfaces there."""
+        if "faces" in self._loaded:
+            return
+
+        def load() -> None:
+            try:
+                self.faces()
+            except Exception:  # noqa: BLE001 - faces() raises it again in the caller's thread
+                pass
+
+        threading.Thread(target=load, name="reunite-face-models", daemon=True).start()
 
     def detector(self) -> Any:
         """The person detector (detectors.base.PersonDetector)."""

@@ -25,7 +25,7 @@ from pipeline.errors import InputError, output_error
 from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
-from pipeline.faces import FACES_JSON, FaceCandidates, track_faces
+from pipeline.faces import FACES_JSON, FaceCandidates, FaceTemplates, track_faces
 from pipeline.ingest import VideoSource
 from pipeline.inner import inner_confidence
 from pipeline.originals import check_regular_file, hash_original
@@ -159,6 +159,7 @@ def process_source(
         res.schedule = dict(stored.get("schedule", {}))
         tracks = [track_from_payload({**t, "source_id": str(path)}) for t in stored["tracks"]]
         candidates = candidates_from_payload(stored["face_candidates"], cfg)
+        templates = None
         res.stages["analysis"] = {"key": a_key, "reused": True}
     else:
         t = time.perf_counter()
@@ -172,9 +173,20 @@ def process_source(
         if on_start:
             on_start(source)
         detector = models.detector()
+        # Faces are found in the same pass: each track's candidate pixels are kept until the
+        # tracker gives it up, then turned into its template (pipeline.faces).
+        templates = None
+        if cfg.faces.enabled and models.ids.faces is not None:
+            models.prefetch_faces()
+            templates = FaceTemplates(models.faces, cfg.faces, out_dir, res.slug)
         timer.add("model_load", time.perf_counter() - t)
-        candidates = FaceCandidates(cfg.faces) if cfg.faces.enabled else None
+        candidates = (FaceCandidates(cfg.faces, templates, cfg.tracker.lost_timeout_s + 1.0)
+                      if cfg.faces.enabled else None)
         history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
+        if candidates is not None:
+            t = time.perf_counter()
+            candidates.finish_all()
+            timer.add("faces", time.perf_counter() - t)
         res.decode = source.report.to_dict()
         tracks = history.tracks()
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
@@ -215,8 +227,8 @@ def process_source(
     if candidates is not None and analysed and models.ids.faces is not None:
         t = time.perf_counter()
         f_key = faces_key(a_key, cfg, models.ids.faces)
-        res.faces = _faces_stage(path, cfg, models, store, sha, f_key, candidates, tracks,
-                                 out_dir, res)
+        res.faces = _faces_stage(path, cfg, models, store, sha, f_key, candidates, templates,
+                                 tracks, out_dir, res)
         res.faces["faces_json"] = f"sources/{res.slug}/faces.json"
         timer.add("faces", time.perf_counter() - t)
 
@@ -228,7 +240,8 @@ def process_source(
         write_mot(tracks, src_dir / "tracks_mot.txt")
         res.outputs["tracks_mot"] = f"sources/{res.slug}/tracks_mot.txt"
     timer.add("write", time.perf_counter() - t)
-    if cfg.output.annotated_video and analysed:
+    video = cfg.output.annotated_video
+    if analysed and (video == "always" or (video == "flagged" and res.events)):
         t = time.perf_counter()
         fps = cfg.ingest.analysis_fps or res.probe.get("avg_fps") or 10.0
         if res.probe.get("avg_fps"):
@@ -272,12 +285,15 @@ def process_source(
 
 
 def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | None, sha: str,
-                 key: str, candidates: FaceCandidates, tracks: list[Any], out_dir: Path,
-                 res: SourceResult) -> dict[str, Any]:
+                 key: str, candidates: FaceCandidates, templates: FaceTemplates | None,
+                 tracks: list[Any], out_dir: Path, res: SourceResult) -> dict[str, Any]:
     """Reuse or compute the face templates; either way ``sources/<slug>/faces.json`` and the
-    thumbnails under ``faces/<slug>/`` are (re)written for this scan's folder."""
+    thumbnails under ``faces/<slug>/`` are (re)written for this scan's folder.
+
+    ``templates``: the faces found during this run's analysis pass (None when the analysis
+    came from the store: then the chosen frames are decoded again)."""
     slug = res.slug or ""
-    stored = store.get(sha, "faces", key) if store is not None else None
+    stored = store.get(sha, "faces", key) if store is not None and templates is None else None
     if stored is not None:
         files = store.files(sha, "faces", key)  # type: ignore[union-attr]
         doc = _reslug(stored["doc"], stored["slug"], slug)
@@ -288,8 +304,11 @@ def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | N
         res.stages["faces"] = {"key": key, "reused": True}
         return dict(stored["summary"])
     t = time.perf_counter()
-    summary = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
-                          tracks, out_dir, slug)
+    if templates is not None:
+        summary = templates.write(candidates, tracks)
+    else:
+        summary = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
+                              tracks, out_dir, slug)
     doc = json.loads((out_dir / "sources" / slug / FACES_JSON).read_text(encoding="utf-8"))
     files = {}
     for rec in doc["tracks"]:
@@ -345,9 +364,18 @@ def _analyse(
     filler = GapFiller(history, cfg.tracker.interpolate_max_gap_s)
     schedule = DetectionSchedule(cfg.detector)
     found = det = Detections.empty()
-    for frame, last in _with_last(threaded(source, maxsize=cfg.ingest.queue_size), timer):
+    # Lazy frames: the picture is converted to BGR only where something reads it (detected
+    # frames, frames with tracks); skipped frames and the motion gate never need it.
+    frames = threaded(source.frames(lazy=True), maxsize=cfg.ingest.queue_size)
+    # each detector window's boxes from the last time it ran (per-window gating)
+    window_boxes: list[Any] = []
+    for frame, last in _with_last(frames, timer):  # type: ignore[arg-type]
         t = time.perf_counter()
-        decision = schedule.decide(frame.image, frame.pts_s, last)
+        windows = detector.windows(frame.width, frame.height)
+        if windows != schedule.windows:  # the first frame, or the picture size changed
+            schedule.set_windows(windows, frame.width, frame.height)
+            window_boxes = [None] * len(windows)
+        decision = schedule.decide(frame.gray, frame.pts_s, last)
         t1 = time.perf_counter()
         timer.add("gate", t1 - t)
         if decision == SKIP:
@@ -356,7 +384,7 @@ def _analyse(
                 on_frame(frame)
             continue
         if decision == DETECT:
-            found = detector.detect(frame.image)
+            found = detector.detect(frame.image, schedule.run, window_boxes)
             t1 = time.perf_counter()
             timer.add("detect", t1 - t)
             # Weak boxes (below detector.confidence) are never tracked; they only count as a
@@ -369,9 +397,11 @@ def _analyse(
         tracked.data["inner_confidence"] = inner_confidence(tracked.xyxy, found)
         tracked.data["held"] = np.full(len(tracked), float(decision == HOLD), np.float32)
         filler.observe(tracked, frame.pts_s, frame.index)
+        t2 = time.perf_counter()
+        timer.add("track", t2 - t1)
         if candidates is not None:
-            candidates.add(frame, tracked)
-        timer.add("track", time.perf_counter() - t1)
+            candidates.add(frame, tracked)  # type: ignore[arg-type]
+            timer.add("faces", time.perf_counter() - t2)
         if on_frame:
             on_frame(frame)
     res.schedule = {**schedule.counts.to_dict(), "observations_interpolated": filler.filled}

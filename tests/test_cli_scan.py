@@ -21,7 +21,9 @@ def sha(p: Path) -> str:
 
 
 def scan(*args: str):
-    return CliRunner().invoke(main, ["scan", "--quiet", *args], catch_exceptions=False)
+    # every source's annotated video (the default renders it only for flagged sources)
+    return CliRunner().invoke(main, ["scan", "--quiet", "--set", "output.annotated_video=always",
+                                     *args], catch_exceptions=False)
 
 
 def test_scan_one_clip_writes_outputs_and_manifest(tmp_path, models_env):
@@ -65,7 +67,8 @@ def test_folder_with_bad_files_exits_1_and_keeps_going(tmp_path, models_env):
     (inp / "empty.avi").write_bytes(b"")
     (inp / "README.txt").write_text("case notes")
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["scan", "--quiet", str(inp), "--out", str(out)])
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(inp), "--out", str(out),
+                                  "--set", "output.annotated_video=always"])
     assert r.exit_code == 1
     lines = [ln for ln in r.output.splitlines() if ln.startswith("reunite: ")]
     assert len([ln for ln in lines if "notes.mp4" in ln]) == 1
@@ -145,3 +148,19 @@ def test_odd_media_folder(tmp_path, models_env, shared_data):
         assert i["sha256_before"] is None or i["sha256_before"] == i["sha256_after"]
         if i["status"] != "failed":
             assert (out / i["outputs"]["tracks_jsonl"]).is_file()
+
+
+def test_default_renders_the_annotated_video_only_for_flagged_sources(tmp_path, models_env):
+    """No event in a source, no whole-file annotated video by default (output.annotated_video
+    flagged); a re-scan with ``always`` renders it from the stored analysis."""
+    clip = write_clip(tmp_path / "quiet.mp4", [i / 10 for i in range(10)])
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(clip), "--out", str(out)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    src = json.loads((out / "manifest.json").read_text())["inputs"][0]
+    assert src["events"] == [] and "annotated_video" not in src["outputs"]
+    r = scan(str(clip), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    src = json.loads((out / "manifest.json").read_text())["inputs"][0]
+    assert src["stages"]["analysis"]["reused"] and (out / src["outputs"]["annotated_video"]).is_file()

@@ -30,7 +30,7 @@ def test_set_overrides_and_types():
     cfg = load_config(None, ["detector.confidence=0.3", "output.annotated_video=false",
                              "models.dir=/x"])
     assert cfg.detector.confidence == 0.3
-    assert cfg.output.annotated_video is False
+    assert cfg.output.annotated_video == "never"
     assert cfg.models.dir == "/x"
 
 

@@ -149,3 +149,23 @@ def test_out_of_order_container_timestamps_are_repaired(shared_data):
     pts = [f.pts_s for f in src]
     assert len(pts) == 164 and np.all(np.diff(pts) > 0)
     assert src.report.pts_reordered > 0 and src.report.frames_dropped_non_increasing_pts == 0
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 270])
+def test_lazy_frames_equal_eager_ones_and_grey_is_the_luma(tmp_path, degrees):
+    """The analysis pass's lazy frames: same index, time, size and picture as the eager ones
+    (converted only when read); ``gray()`` is the luma plane, rotated like the picture."""
+    base = write_clip(tmp_path / "r0.mp4", [i / 10 for i in range(6)], size=(160, 96))
+    f = set_rotation(base, tmp_path / f"r{degrees}.mp4", degrees) if degrees else base
+    eager = list(VideoSource(f))
+    src = VideoSource(f)
+    lazy = list(src.frames(lazy=True))
+    assert src.report.frames_analysed == len(eager) == len(lazy) == 6
+    for e, lz in zip(eager, lazy):
+        assert (lz.index, lz.pts_s, lz.width, lz.height) == (e.index, e.pts_s, e.width, e.height)
+        grey = lz.gray()  # before the picture: from the luma plane
+        assert grey.shape == e.image.shape[:2]
+        # video-range luma (16-235) against the full-range grey of the BGR picture
+        ref = 16 + cv2.cvtColor(e.image, cv2.COLOR_BGR2GRAY) * (219 / 255)
+        assert np.abs(grey - ref).mean() < 3
+        assert np.array_equal(lz.image, e.image) and np.array_equal(lz.frame().image, e.image)

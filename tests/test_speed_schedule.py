@@ -69,7 +69,8 @@ def test_schedule_detects_every_period_and_never_skips_the_last_frame():
     pts = [k * 0.1 for k in range(8)]
     got = [sched.decide(img, t, last=(k == 7)) for k, t in enumerate(pts)]
     assert got == [DETECT, SKIP, SKIP, DETECT, SKIP, SKIP, DETECT, DETECT]
-    assert sched.counts.to_dict() == {"frames_detected": 4, "frames_held": 0, "frames_skipped": 4}
+    assert sched.counts.to_dict() == {"frames_detected": 4, "frames_held": 0, "frames_skipped": 4,
+                                      "windows_detected": 4}
 
 
 def test_schedule_holds_a_static_scene_and_detects_motion():
@@ -152,6 +153,56 @@ def test_gap_filler_passes_empty_frames_through():
     fill.skip(0.1, 1)
     fill.observe(Detections.empty(), 0.2, 2)
     assert len(hist) == 0
+
+
+def _wide(x: int | None = None) -> np.ndarray:
+    """A 400x240 (two square tiles, 160-240 shared) textured scene, a dark walker at x."""
+    img = cv2.resize(_scene(), (400, 240))
+    if x is not None:
+        img[150:180, x : x + 12] = 20
+    return img
+
+
+def test_motion_gate_per_region_runs_only_where_the_scene_changed():
+    from detectors.tiling import tile_windows
+
+    wins = tile_windows(400, 240, 0.2)
+    assert len(wins) == 2 and wins[0][2] < 400 and wins[1][0] > 0
+    cfg = load_config(None, ["detector.detect_period_s=0", "detector.motion_refresh_s=100"]).detector
+    sched = DetectionSchedule(cfg)
+    sched.set_windows(wins, 400, 240)
+    assert sched.decide(_wide(40), 0.0) == DETECT and sched.run == [True, True]
+    assert sched.decide(_wide(40), 0.1) == HOLD
+    assert sched.decide(_wide(60), 0.2) == DETECT and sched.run == [True, False]  # left only
+    assert sched.decide(_wide(340), 0.3) == DETECT and sched.run == [True, True]  # left: gone
+    assert sched.decide(_wide(360), 0.4) == DETECT and sched.run == [False, True]
+    # each window compares with its own last detection (windows run: 2, 1, 2, 1)
+    assert sched.counts.windows_detected == 2 + 1 + 2 + 1
+
+
+def test_tiled_detection_with_held_windows_merges_like_a_full_run():
+    from detectors.tiling import detect_tiled, tile_windows
+
+    wins = tile_windows(400, 240, 0.2)
+    boxes = {wins[0]: [[10, 20, 60, 200]], wins[1]: [[100, 30, 150, 210]]}
+
+    def one(crop_for):
+        def detect_one(crop: np.ndarray) -> Detections:
+            b = np.asarray(boxes[crop_for.pop(0)], np.float32)
+            return Detections(xyxy=b, confidence=np.full(len(b), 0.9, np.float32),
+                              class_id=np.zeros(len(b), np.int32))
+        return detect_one
+
+    img = _wide()
+    full = detect_tiled(img, one(list(wins)), wins, 0.45)
+    cache: list = [None, None]
+    first = detect_tiled(img, one(list(wins)), wins, 0.45, [True, True], cache)
+    held = detect_tiled(img, one([wins[1]]), wins, 0.45, [False, True], cache)
+    for d in (first, held):
+        assert np.array_equal(np.sort(d.xyxy, axis=0), np.sort(full.xyxy, axis=0))
+    assert len(full) == 2 and full.xyxy[:, 0].max() > wins[1][0]  # shifted to frame pixels
+    with pytest.raises(ValueError, match="cache"):
+        detect_tiled(img, one(list(wins)), wins, 0.45, [True, False], None)
 
 
 # --- real components on real clips -------------------------------------------------------------

@@ -16,7 +16,8 @@ from pipeline.types import Frame
 
 
 def decode_segment(
-    path: str | Path, start_s: float, end_s: float, max_fps: float = 0.0
+    path: str | Path, start_s: float, end_s: float, max_fps: float = 0.0,
+    seek_s: float | None = None,
 ) -> Iterator[Frame]:
     """Yield frames with ``start_s <= pts_s <= end_s`` from the original at ``path``.
 
@@ -24,6 +25,9 @@ def decode_segment(
         path: the original video (opened read-only).
         start_s, end_s: segment in seconds from the start of the video stream.
         max_fps: hand on at most this many frames per second, chosen by pts (0 = all).
+        seek_s: seek to the keyframe at or before this time (default: a second before
+            ``start_s``). A later one lets a caller that wants any frame of
+            [start_s, end_s] near ``seek_s`` take that keyframe without decoding up to it.
 
     Yields:
         Frame: BGR uint8 H×W×3 (display rotation applied); ``index`` counts frames within the
@@ -43,7 +47,8 @@ def decode_segment(
             stream.thread_type = "AUTO"
             tb = stream.time_base
             start_pts = stream.start_time or 0
-            target = start_pts + int(max(0.0, start_s - 1.0) / tb) if tb else 0
+            at = start_s - 1.0 if seek_s is None else seek_s
+            target = start_pts + int(max(0.0, at) / tb) if tb else 0
             try:
                 container.seek(target, backward=True, any_frame=False, stream=stream)
             except av.error.FFmpegError:

@@ -91,3 +91,36 @@ def test_manifest_counts_tracks_without_a_usable_face(scanned: Path):
     assert manifest["watchlist"]["subjects"] == 2 and len(manifest["watchlist"]["sha256"]) == 64
     for inp in manifest["inputs"]:
         assert inp["faces"]["skipped_no_face"] + inp["faces"]["with_face"] == inp["faces"]["tracks"]
+
+
+def test_faces_from_a_stored_analysis_equal_the_ones_found_in_the_pass(scanned: Path, tmp_path,
+                                                                          models_dir):
+    """A scan finds faces in its one analysis pass (candidate pixels kept until a track ends);
+    a re-scan with another ``faces:`` section reuses the stored analysis and decodes the
+    chosen frames again. Both must give the same faces, thumbnails and templates."""
+    out = tmp_path / "again"
+    shutil.copytree(scanned, out)
+    clips = [Path(e["path"]) for e in json.loads((out / "manifest.json").read_text())["inputs"]]
+    r = CliRunner().invoke(main, ["scan", *map(str, clips), "--out", str(out), "--quiet",
+                                  "--set", "detector.tiling=off",
+                                  "--set", "output.annotated_video=false",
+                                  "--set", "faces.min_quality=0.36"],
+                           env={"REUNITE_MODELS": str(models_dir), "HOME": str(tmp_path / "home")})
+    assert r.exit_code == 0, r.output
+    inputs = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert all(e["stages"]["analysis"]["reused"] and not e["stages"]["faces"]["reused"]
+               for e in inputs)
+    n_templates = 0
+    for e in inputs:
+        rel = f"sources/{e['slug']}/faces.json"
+        first = json.loads((scanned / rel).read_text())["tracks"]
+        again = json.loads((out / rel).read_text())["tracks"]
+        keys = ("track", "n_faces", "face_px", "best_face_s", "face_outliers", "template",
+                "thumbnail", "person_thumbnail")
+        assert [{k: t[k] for k in keys} for t in again] == [{k: t[k] for k in keys} for t in first]
+        n_templates += sum(t["template"] is not None for t in first)
+        for t in first:
+            for field in ("thumbnail", "person_thumbnail"):
+                if t[field]:
+                    assert (out / t[field]).read_bytes() == (scanned / t[field]).read_bytes(), t[field]
+    assert n_templates >= 2

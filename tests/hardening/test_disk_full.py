@@ -33,7 +33,9 @@ def _noise_clip(path: Path, n: int = 12) -> Path:
 
 def _scan(inputs: list[Path], out: Path, *extra: str):
     return CliRunner().invoke(main, ["scan", "--quiet", *map(str, inputs), "--out", str(out),
-                                     "--set", "detector.tiling=off", *extra])
+                                     "--set", "detector.tiling=off",
+                                     # the annotated video is the biggest writer
+                                     "--set", "output.annotated_video=always", *extra])
 
 
 def _assert_no_half_written(out: Path) -> None:

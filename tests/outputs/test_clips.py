@@ -121,14 +121,18 @@ def test_vanished_original_is_one_problem_line_not_a_crash(tmp_path):
     assert not (out / "clips").exists() or not list((out / "clips").iterdir())
 
 
-def test_contact_sheet_tiles_are_the_same_by_one_pass_or_by_seeking(tmp_path, monkeypatch):
+def test_contact_sheet_tiles_take_nearby_keyframes_and_stay_in_their_slots(tmp_path):
     from pipeline.outputs import contact_sheet as cs
 
-    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)])
-    one_pass = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
-    monkeypatch.setattr(cs, "SEQUENTIAL_MAX_S", 0.0)
-    seeking = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
-    assert one_pass == seeking == pytest.approx([k + 0.5 for k in range(8)])
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)])  # a keyframe a second
+    # 4 tiles: slots of 1.975 s; the keyframe before each centre lies within half a slot
+    assert [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 4)] == pytest.approx([0, 2, 4, 6])
+    # 8 tiles: the keyframe is too early, decoded forward to the slot's first frame
+    times = cs.sheet_times(0.0, 7.9, 8)
+    got = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 7.9, 8)]
+    slack = 7.9 / 8 / 2
+    assert len(got) == 8 and got == sorted(set(got))
+    assert all(t - slack - 1e-6 <= g <= t + slack for g, t in zip(got, times)), (got, times)
     assert cs.write_contact_sheet(str(src), {}, 0.0, 7.9, 8, tmp_path / "s.jpg") == 8
     sheet = cv2.imread(str(tmp_path / "s.jpg"))
     assert sheet.shape[1] == 4 * (cs.TILE_W + 4) and sheet.shape[0] > 2 * 240
