@@ -75,20 +75,37 @@ class MotionGate:
 
     def changed_fraction(self, small: np.ndarray) -> float:
         """Fraction (0-1) of pixels of ``small`` that differ from the reference; 1 without one."""
-        return self._changed(small)[0]
+        return self._changed(small)[0][0]
 
-    def _changed(self, small: np.ndarray) -> list[float]:
+    def _changed(self, small: np.ndarray, known: np.ndarray | None = None) -> list[tuple[float, float]]:
         """Per region: changed pixels inside it since its reference, as a fraction of the
-        whole small image (one threshold in absolute pixels for every region); 1 without."""
+        whole small image (one threshold in absolute pixels for every region): (off the
+        ``known`` mask, on it); (1, 0) without a reference."""
         out = []
         for k, (x1, y1, x2, y2) in enumerate(self._regions or [(0, 0, small.shape[1], small.shape[0])]):
             ref = self._ref[k]
             if ref is None or ref.shape != small.shape:
-                out.append(1.0)
+                out.append((1.0, 0.0))
                 continue
-            diff = cv2.absdiff(small[y1:y2, x1:x2], ref[y1:y2, x1:x2])
-            out.append(float(np.count_nonzero(diff > self.pixel_threshold)) / small.size)
+            moved = cv2.absdiff(small[y1:y2, x1:x2], ref[y1:y2, x1:x2]) > self.pixel_threshold
+            n = np.count_nonzero(moved)
+            on = np.count_nonzero(moved & known[y1:y2, x1:x2]) if known is not None and n else 0
+            out.append(((n - on) / small.size, on / small.size))
         return out
+
+    def known_mask(self, boxes: np.ndarray, width: int, height: int, small_shape: tuple[int, int],
+                   margin: float) -> np.ndarray:
+        """Boolean mask (small-image pixels) of frame boxes (N, 4 xyxy in a ``width`` ×
+        ``height`` frame), each widened by ``margin`` of its height on every side."""
+        mask = np.zeros(small_shape, np.uint8)
+        if len(boxes):
+            fx, fy = small_shape[1] / width, small_shape[0] / height
+            b = np.asarray(boxes, np.float64)
+            pad = margin * (b[:, 3] - b[:, 1])
+            for (x1, y1, x2, y2), m in zip(b, pad):
+                cv2.rectangle(mask, (int((x1 - m) * fx), int((y1 - m) * fy)),
+                              (int(np.ceil((x2 + m) * fx)), int(np.ceil((y2 + m) * fy))), 1, -1)
+        return mask.astype(bool)
 
     def set_regions(self, regions: list[tuple[int, int, int, int]], width: int, height: int) -> None:
         """Gate these frame regions (x1, y1, x2, y2 in pixels of a ``width`` × ``height``
@@ -109,18 +126,46 @@ class MotionGate:
         True when there is no reference yet, the refresh time has passed since the last
         detection, or enough of the scene changed since it.
         """
-        need, small = self.regions_to_detect(image, pts_s)
+        need, small, _ = self.regions_to_detect(image, pts_s)
         return any(need), small
 
-    def regions_to_detect(self, image: np.ndarray, pts_s: float) -> tuple[list[bool], np.ndarray]:
+    def regions_to_detect(
+        self, image: np.ndarray, pts_s: float, known: np.ndarray | None = None,
+        known_period_s: float = 0.0, frame_size: tuple[int, int] | None = None,
+        known_margin: float = 0.2,
+    ) -> tuple[list[bool], np.ndarray, bool]:
         """Per region (:meth:`set_regions`; one region, the frame, by default): whether the
-        detector must run on it, and the frame's small grey copy (for :meth:`detected`)."""
+        detector must run on it; the frame's small grey copy (for :meth:`detected`); and
+        whether some change was left undetected because it lay on ``known`` boxes.
+
+        Args:
+            image: H×W×3 BGR or H×W grey frame.
+            pts_s: its time.
+            known: (N, 4) xyxy frame boxes where people are known to be (tracks swept to
+                now, ByteTrack.swept_boxes), widened by ``known_margin`` of their height.
+                Change only there runs the detector at most every ``known_period_s``; change
+                elsewhere (someone new) runs it at once.
+            frame_size: (width, height) of the frame ``known`` is in (default: ``image``'s).
+        """
         small = self.small(image)
-        changed = self._changed(small)
-        self.last_changed = max(changed)
-        need = [ref_t is None or pts_s - ref_t >= self.refresh_s or c >= self.min_area
-                for c, ref_t in zip(changed, self._ref_pts_s)]
-        return need, small
+        mask = None
+        if known is not None and known_period_s > 0:
+            w, h = frame_size or (image.shape[1], image.shape[0])
+            mask = self.known_mask(known, w, h, small.shape[:2], known_margin)
+        changed = self._changed(small, mask)
+        self.last_changed = max(off + on for off, on in changed)
+        need, deferred = [], False
+        for (off, on), ref_t in zip(changed, self._ref_pts_s):
+            due = ref_t is None or pts_s - ref_t >= self.refresh_s
+            if due or off >= self.min_area:
+                need.append(True)
+            elif off + on >= self.min_area:  # moved, but only where people are known to be
+                late = pts_s - ref_t >= known_period_s if mask is not None else True
+                need.append(late)
+                deferred |= not late
+            else:
+                need.append(False)
+        return need, small, deferred
 
     def detected(self, small: np.ndarray, pts_s: float, run: list[bool] | None = None) -> None:
         """Record that the detector ran on the frame whose small copy is ``small`` (on the

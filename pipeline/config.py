@@ -64,6 +64,7 @@ class DetectorConfig(_Section):
     motion_pixel_threshold: int = Field(18, ge=1, le=255)
     motion_min_area: float = Field(0.0005, ge=0.0, le=1.0)
     motion_refresh_s: float = Field(20.0, gt=0.0, le=600.0)
+    tracked_motion_period_s: float = Field(0.0, ge=0.0, le=10.0)
 
 
 class TrackerConfig(_Section):

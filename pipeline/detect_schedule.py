@@ -7,7 +7,11 @@ Each analysed frame gets one of three decisions:
   handed to the tracker again for this frame (tracks of people standing still stay alive and
   keep their ids; their observations are marked ``held``).
 - ``skip``: between two scheduled detections (``detector.detect_period_s``); nothing runs and
-  the tracks' boxes for this frame are interpolated afterwards (tracking.interpolate).
+  the tracks' boxes for this frame are interpolated afterwards (tracking.interpolate). A due
+  frame is skipped too when everything that changed since the last detection lies where
+  tracked people are (their boxes swept along their Kalman velocity, widened), for up to
+  ``detector.tracked_motion_period_s``: known people walking need no detector to be found
+  again; someone new shows up as change off the tracks and is detected at once.
 
 The last frame of a stream is never skipped, so every skipped frame lies between two
 observed ones.
@@ -39,10 +43,12 @@ class ScheduleCounts:
     hold: int = 0
     skip: int = 0
     windows_detected: int = 0  # detector windows (tiles) run, over the detected frames
+    deferred: int = 0  # skipped frames that were due: all change lay on tracked people
 
     def to_dict(self) -> dict[str, int]:
         return {"frames_detected": self.detect, "frames_held": self.hold,
-                "frames_skipped": self.skip, "windows_detected": self.windows_detected}
+                "frames_skipped": self.skip, "frames_deferred_tracked": self.deferred,
+                "windows_detected": self.windows_detected}
 
 
 class DetectionSchedule:
@@ -54,6 +60,7 @@ class DetectionSchedule:
 
     def __init__(self, config: DetectorConfig) -> None:
         self.period_s = config.detect_period_s
+        self.tracked_period_s = config.tracked_motion_period_s
         self.gate = (
             MotionGate(config.motion_width, config.motion_pixel_threshold,
                        config.motion_min_area, config.motion_refresh_s)
@@ -74,10 +81,15 @@ class DetectionSchedule:
             self.gate.reset()
 
     def decide(self, image: np.ndarray | Callable[[], np.ndarray], pts_s: float,
-               last: bool = False) -> str:
+               last: bool = False, known: Callable[[], np.ndarray] | None = None,
+               frame_size: tuple[int, int] | None = None) -> str:
         """``detect``, ``hold`` or ``skip`` for the frame ``image`` (H×W×3 uint8 BGR or H×W
         grey, or a function giving one: called only when the motion gate must look) at
-        ``pts_s`` seconds; ``last``: it is the stream's final frame (never skipped)."""
+        ``pts_s`` seconds; ``last``: it is the stream's final frame (never skipped).
+
+        ``known``: gives (N, 4) xyxy frame boxes where tracked people can be now (a frame of
+        ``frame_size`` = (width, height)); where all change lies on them, detection waits up
+        to ``tracked_motion_period_s`` (the frame is skipped: interpolated afterwards)."""
         due = (self._last_pts_s is None or last
                # a millisecond of slack: pts in a time base are rarely exact multiples
                or pts_s - self._last_pts_s >= self.period_s - 1e-3)
@@ -90,7 +102,16 @@ class DetectionSchedule:
             self.counts.windows_detected += max(1, len(self.windows))
             self.run = None
             return DETECT
-        need, small = self.gate.regions_to_detect(image() if callable(image) else image, pts_s)
+        boxes = known() if known is not None and self.tracked_period_s > 0 else None
+        need, small, deferred = self.gate.regions_to_detect(
+            image() if callable(image) else image, pts_s, boxes, self.tracked_period_s,
+            frame_size)
+        if deferred and last:
+            need = [True] * len(need)  # the last frame is never skipped
+        elif deferred and not any(need):
+            self.counts.skip += 1
+            self.counts.deferred += 1
+            return SKIP
         if any(need):
             self.gate.detected(small, pts_s, need)
             self.run = need

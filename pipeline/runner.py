@@ -375,7 +375,11 @@ def _analyse(
         if windows != schedule.windows:  # the first frame, or the picture size changed
             schedule.set_windows(windows, frame.width, frame.height)
             window_boxes = [None] * len(windows)
-        decision = schedule.decide(frame.gray, frame.pts_s, last)
+        swept = getattr(tracker, "swept_boxes", None)
+        decision = schedule.decide(
+            frame.gray, frame.pts_s, last,
+            known=(lambda: swept(frame.pts_s)) if swept is not None else None,
+            frame_size=(frame.width, frame.height))
         t1 = time.perf_counter()
         timer.add("gate", t1 - t)
         if decision == SKIP:

@@ -70,7 +70,7 @@ def test_schedule_detects_every_period_and_never_skips_the_last_frame():
     got = [sched.decide(img, t, last=(k == 7)) for k, t in enumerate(pts)]
     assert got == [DETECT, SKIP, SKIP, DETECT, SKIP, SKIP, DETECT, DETECT]
     assert sched.counts.to_dict() == {"frames_detected": 4, "frames_held": 0, "frames_skipped": 4,
-                                      "windows_detected": 4}
+                                      "frames_deferred_tracked": 0, "windows_detected": 4}
 
 
 def test_schedule_holds_a_static_scene_and_detects_motion():
@@ -153,6 +153,41 @@ def test_gap_filler_passes_empty_frames_through():
     fill.skip(0.1, 1)
     fill.observe(Detections.empty(), 0.2, 2)
     assert len(hist) == 0
+
+
+def test_change_only_on_tracked_people_waits_for_the_tracked_period():
+    cfg = load_config(None, ["detector.detect_period_s=0", "detector.tracked_motion_period_s=0.5",
+                             "detector.motion_refresh_s=100"]).detector
+    sched = DetectionSchedule(cfg)
+
+    def walker() -> np.ndarray:  # the walker's track, swept to now (frame pixels)
+        return np.array([[80.0, 140.0, 150.0, 190.0]])
+
+    assert sched.decide(_scene(100), 0.0, known=walker) == DETECT
+    got = [sched.decide(_scene(100 + 4 * k), k / 10, known=walker) for k in range(1, 6)]
+    assert got == [SKIP, SKIP, SKIP, SKIP, DETECT]  # moved on its track; detected at 0.5 s
+    assert sched.counts.deferred == 4
+    newcomer = _scene(124)
+    newcomer[30:60, 250:262] = 20  # someone new, off every track: detected at once
+    assert sched.decide(newcomer, 0.6, known=walker) == DETECT
+    assert sched.decide(_scene(128), 0.7, known=walker) == DETECT  # (the newcomer left)
+    assert sched.decide(_scene(132), 0.8, known=walker) == SKIP
+    assert sched.decide(_scene(136), 0.9, known=walker, last=True) == DETECT  # never skip the last
+    # without tracks the same walk is detected every time
+    plain = DetectionSchedule(cfg)
+    assert [plain.decide(_scene(100 + 4 * k), k / 10) for k in range(3)] == [DETECT] * 3
+
+
+def test_swept_boxes_cover_a_track_from_its_last_update_to_now():
+    from tracking.bytetrack import ByteTrack
+
+    cfg = load_config(None, []).tracker
+    bt = ByteTrack(cfg)
+    for k in range(4):  # a person walking right, 10 px per 0.1 s
+        x = 100 + 10 * k
+        bt.update(_tracked([0], [[x, 50, x + 40, 150]]), k / 10)
+    (x1, y1, x2, y2), = bt.swept_boxes(0.3 + 0.5)
+    assert x1 <= 131 and x2 >= 170 + 45 and abs(y1 - 50) < 5 and abs(y2 - 150) < 5
 
 
 def _wide(x: int | None = None) -> np.ndarray:

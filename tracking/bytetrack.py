@@ -92,6 +92,20 @@ class ByteTrack:
         self._last_pts_s = None
         self._next_id = 1
 
+    def swept_boxes(self, pts_s: float) -> np.ndarray:
+        """Where the confirmed tracks can be at ``pts_s``: per track, the union of its box at
+        the last update and that box moved on at its Kalman velocity to ``pts_s``; (N, 4) xyxy
+        pixels. Reads the state only (the motion gate asks between updates)."""
+        tracks = [t for t in self._tracks if t.confirmed]
+        if not tracks or self._last_pts_s is None:
+            return np.zeros((0, 4), np.float64)
+        mean = np.stack([t.mean for t in tracks])
+        dt = max(0.0, float(pts_s) - self._last_pts_s)
+        now = xyah_to_xyxy(mean[:, :4])
+        later = xyah_to_xyxy(mean[:, :4] + mean[:, 4:8] * dt)
+        return np.concatenate([np.minimum(now[:, :2], later[:, :2]),
+                               np.maximum(now[:, 2:], later[:, 2:])], axis=1)
+
     @property
     def num_tracks(self) -> int:
         """Tracks held now: tracked, lost and not yet confirmed."""
