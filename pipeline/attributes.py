@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import AttributesConfig
+from pipeline.theil_sen import theil_sen
 from pipeline.types import Track
 
 
@@ -44,20 +45,6 @@ class Perspective:
 def _usable(track: Track, frame_height: int, margin: float) -> np.ndarray:
     b = track.boxes()
     return (b[:, 1] > margin) & (b[:, 3] < frame_height - margin) & (b[:, 3] - b[:, 1] >= 12)
-
-
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Theil-Sen line: the median of all pairwise slopes, intercept median(y) - slope *
-    median(x) (what ``scipy.stats.theilslopes`` computes by default; written out because
-    importing scipy.stats took most of an events-only reprocess: 1.5-9 s of it)."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if np.ptp(x) < 1e-6:
-        return 0.0, float(np.median(y))
-    dx = x[:, None] - x[None, :]
-    dy = y[:, None] - y[None, :]
-    up = dx > 0
-    slope = float(np.median(dy[up] / dx[up]))
-    return slope, float(np.median(y) - slope * np.median(x))
 
 
 def fit_perspective(
@@ -82,13 +69,13 @@ def fit_perspective(
         return None
     arr = np.asarray(pts, np.float64)
     y, h = arr[:, 0], arr[:, 1]
-    slope, icpt = _theil_sen(y, h)
+    slope, icpt = theil_sen(y, h)
     for _ in range(2):
         pred = np.maximum(slope * y + icpt, 1.0)
         keep = h / pred >= 0.85
         if keep.sum() < 3:
             break
-        slope, icpt = _theil_sen(y[keep], h[keep])
+        slope, icpt = theil_sen(y[keep], h[keep])
     if slope < 0:  # heads-up: feet lower must not mean smaller people; fall back to no slope
         slope, icpt = 0.0, float(np.median(h))
     return Perspective(slope, icpt, n_tracks)
