@@ -31,8 +31,9 @@ from pipeline.inner import inner_confidence
 from pipeline.originals import check_regular_file, hash_original
 from pipeline.inputs import display_name, one_line, source_slug
 from pipeline.models import Models
-from pipeline.stages import (analysis_key, candidates_from_payload, candidates_to_payload,
-                             events_key, faces_key, track_from_payload, track_to_payload)
+from pipeline.stages import (TRACKS_FILE, analysis_key, candidates_from_payload,
+                             candidates_to_payload, events_key, faces_key, tracks_from_stage,
+                             tracks_to_stage)
 from pipeline.store import StoreReader
 from pipeline.outputs.atomic import atomic_path, write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
@@ -153,11 +154,13 @@ def process_source(
     # -- analysis: decode -> detect -> track (+ face candidates) ---------------------------
     a_key = analysis_key(sha, cfg, models.ids.person["sha256"])
     stored = store.get(sha, "analysis", a_key) if store is not None else None
-    if stored is not None:
+    blob = store.files(sha, "analysis", a_key).get(TRACKS_FILE) if stored is not None else None
+    if stored is not None and blob is not None:
         res.probe, res.decode = stored["probe"], stored["decode"]
         res.n_detections = stored["n_detections"]
         res.schedule = dict(stored.get("schedule", {}))
-        tracks = [track_from_payload({**t, "source_id": str(path)}) for t in stored["tracks"]]
+        tracks = tracks_from_stage(stored["tracks"], blob, str(path))
+        del blob
         candidates = candidates_from_payload(stored["face_candidates"], cfg)
         res.stages["analysis"] = {"key": a_key, "reused": True}
     else:
@@ -177,12 +180,14 @@ def process_source(
         history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
         res.decode = source.report.to_dict()
         tracks = history.tracks()
+        stored_tracks, blob = tracks_to_stage(tracks)
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
-                   "schedule": res.schedule,
-                   "tracks": [track_to_payload(t) for t in tracks],
+                   "schedule": res.schedule, "tracks": stored_tracks,
                    "face_candidates": candidates_to_payload(candidates)}
         res.stages["analysis"] = {"key": a_key, "reused": False}
-        res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload, {}))
+        res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload,
+                               {TRACKS_FILE: blob}))
+        del blob
     try:
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
