@@ -90,26 +90,32 @@ def _child_score(ratio: float, config: AttributesConfig) -> float:
 
 def _pair_ratio(track: Track, others: Sequence[Track], frame_height: int, margin: float) -> float | None:
     """Median height ratio of ``track`` to taller people at the same depth at the same time."""
-    ok = _usable(track, frame_height, margin)
-    times = {t: i for i, (t, good) in enumerate(zip(track.pts_s, ok)) if good}
-    ratios: list[float] = []
+    good = np.flatnonzero(_usable(track, frame_height, margin))
+    if not len(good):
+        return None
+    times = track.pts_s[good]
+    ratios: list[np.ndarray] = []
     mine = track.boxes()
     for other in others:
-        if other.track_id == track.track_id:
+        if other.track_id == track.track_id or not len(other):
             continue
-        ob = other.boxes()
-        ook = _usable(other, frame_height, margin)
-        for j, t in enumerate(other.pts_s):
-            i = times.get(t)
-            if i is None or not ook[j]:
-                continue
-            h_me, h_o = mine[i, 3] - mine[i, 1], ob[j, 3] - ob[j, 1]
-            same_depth = abs(mine[i, 3] - ob[j, 3]) <= 0.1 * max(h_me, h_o)
-            if same_depth:
-                ratios.append(float(h_me / max(h_o, 1.0)))
-    if len(ratios) < 3:
+        if other.end_s < times[0] or other.start_s > times[-1]:
+            continue
+        ot = other.pts_s
+        # the last usable observation of ``track`` at each of ``other``'s instants
+        pos = np.searchsorted(times, ot, side="right") - 1
+        j = np.flatnonzero((pos >= 0) & _usable(other, frame_height, margin))
+        j = j[times[pos[j]] == ot[j]]
+        i = good[pos[j]]
+        h_me = mine[i, 3] - mine[i, 1]
+        ob = other.boxes()[j]
+        h_o = ob[:, 3] - ob[:, 1]
+        same_depth = np.abs(mine[i, 3] - ob[:, 3]) <= 0.1 * np.maximum(h_me, h_o)
+        ratios.append((h_me / np.maximum(h_o, 1.0))[same_depth])
+    found = np.concatenate(ratios) if ratios else np.zeros(0, np.float32)
+    if len(found) < 3:
         return None
-    r = float(np.median(ratios))
+    r = float(np.median(found.astype(np.float64)))
     return r if r < 1.0 else 1.0
 
 
