@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from pipeline.config import Config, config_hash
 from pipeline.faces import FaceCandidates
 from pipeline.types import Track
 
-STAGE_VERSIONS = {"analysis": 2, "events": 1, "faces": 1}
+STAGE_VERSIONS = {"analysis": 2, "events": 1, "faces": 2}
 
 # faces: keys read while streaming (candidate frames), so they belong to the analysis stage.
 FACE_CANDIDATE_KEYS = ("enabled", "candidates_per_track", "candidate_min_gap_s", "head_fraction")
@@ -61,8 +61,20 @@ def faces_key(upstream: str, cfg: Config, face_models_id: dict[str, Any]) -> str
 # -- stored forms -------------------------------------------------------------------------------
 
 TRACKS_FILE = "tracks.npz"
+CANDIDATES_FILE = "face_candidates.npz"
 _COLUMNS = (("pts_s", np.float64, ()), ("frame_index", np.int64, ()), ("xyxy", np.float32, (4,)),
             ("confidence", np.float32, ()))
+
+
+def _npz(arrays: Iterable[tuple[str, np.ndarray]]) -> bytes:
+    """A compressed ``.npz`` of named arrays (what ``np.savez_compressed`` writes), written one
+    array at a time as ``arrays`` yields them; no pickle."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays:
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
+    return buf.getvalue()
 
 
 def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
@@ -88,12 +100,7 @@ def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
                 [t.extras[name] if name in t.extras else np.full(len(t), np.nan, np.float32)
                  for t in tracks] or [np.zeros(0, np.float32)])
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key, col in columns():
-            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, col, allow_pickle=False)
-    return {"extras_names": names, "tracks": meta}, buf.getvalue()
+    return {"extras_names": names, "tracks": meta}, _npz(columns())
 
 
 def tracks_from_stage(doc: dict[str, Any], blob: bytes, source_id: str) -> list[Track]:
@@ -114,9 +121,11 @@ def tracks_from_stage(doc: dict[str, Any], blob: bytes, source_id: str) -> list[
     return out
 
 
-def candidates_to_payload(c: FaceCandidates | None) -> dict[str, Any] | None:
-    return None if c is None else c.to_state()
+def candidates_to_stage(c: FaceCandidates) -> bytes:
+    """The face candidates' stored form: an ``.npz`` of plain arrays (no pickle)."""
+    return _npz(c.to_arrays().items())
 
 
-def candidates_from_payload(d: dict[str, Any] | None, cfg: Config) -> FaceCandidates | None:
-    return None if d is None else FaceCandidates.from_state(d, cfg.faces)
+def candidates_from_stage(blob: bytes, cfg: Config) -> FaceCandidates:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        return FaceCandidates.from_arrays({k: z[k] for k in z.files}, cfg.faces)

@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.faces import FaceCandidates
-from pipeline.stages import (analysis_key, events_key, faces_key, tracks_from_stage,
-                             tracks_to_stage)
+from pipeline.stages import (analysis_key, candidates_from_stage, candidates_to_stage, events_key,
+                             faces_key, tracks_from_stage, tracks_to_stage)
 from pipeline.store import CaseStore, StoreError, StoreReader, decode, encode
 from pipeline.types import Detections, Frame, Track
 
@@ -112,10 +112,19 @@ def test_face_candidates_state_round_trip():
                      class_id=np.zeros(1, np.int64), tracker_id=np.array([3]))
     for i in range(3):
         c.add(Frame(img, "s", i, i * 0.7), det)
-    back = FaceCandidates.from_state(decode(encode(c.to_state())), cfg)
+    c.add(Frame(img, "s", 9, 9.0), Detections(  # a second track, seen later
+        xyxy=np.array([[90, 20, 150, 115]], np.float32), confidence=np.array([0.7], np.float32),
+        class_id=np.zeros(1, np.int64), tracker_id=np.array([1])))
+    back = candidates_from_stage(candidates_to_stage(c), load_config())
     assert {k: [(t, b.tolist()) for t, b in v] for k, v in back.wanted().items()} == \
         {k: [(t, b.tolist()) for t, b in v] for k, v in c.wanted().items()}
-    assert np.array_equal(back.appearance(3), c.appearance(3))
+    assert list(back._tracks) == [3, 1]  # first-seen order: the order faces are looked at
+    for tid in (3, 1):
+        assert np.array_equal(back.appearance(tid), c.appearance(tid))
+        assert back.best_candidate(tid)[0] == c.best_candidate(tid)[0]
+        assert [vars(x) for x in back._tracks[tid].candidates] == [vars(x) for x in c._tracks[tid].candidates]
+    empty = candidates_from_stage(candidates_to_stage(FaceCandidates(cfg)), load_config())
+    assert len(empty) == 0 and empty.wanted() == {}
 
 
 def test_store_refuses_a_non_sqlite_file_and_another_schema(tmp_path):
