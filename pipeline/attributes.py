@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import AttributesConfig
+from pipeline.theil_sen import theil_sen
 from pipeline.types import Track
 
 
@@ -44,20 +45,6 @@ class Perspective:
 def _usable(track: Track, frame_height: int, margin: float) -> np.ndarray:
     b = track.boxes()
     return (b[:, 1] > margin) & (b[:, 3] < frame_height - margin) & (b[:, 3] - b[:, 1] >= 12)
-
-
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Theil-Sen line: the median of all pairwise slopes, intercept median(y) - slope *
-    median(x) (what ``scipy.stats.theilslopes`` computes by default; written out because
-    importing scipy.stats took most of an events-only reprocess: 1.5-9 s of it)."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if np.ptp(x) < 1e-6:
-        return 0.0, float(np.median(y))
-    dx = x[:, None] - x[None, :]
-    dy = y[:, None] - y[None, :]
-    up = dx > 0
-    slope = float(np.median(dy[up] / dx[up]))
-    return slope, float(np.median(y) - slope * np.median(x))
 
 
 def fit_perspective(
@@ -82,13 +69,13 @@ def fit_perspective(
         return None
     arr = np.asarray(pts, np.float64)
     y, h = arr[:, 0], arr[:, 1]
-    slope, icpt = _theil_sen(y, h)
+    slope, icpt = theil_sen(y, h)
     for _ in range(2):
         pred = np.maximum(slope * y + icpt, 1.0)
         keep = h / pred >= 0.85
         if keep.sum() < 3:
             break
-        slope, icpt = _theil_sen(y[keep], h[keep])
+        slope, icpt = theil_sen(y[keep], h[keep])
     if slope < 0:  # heads-up: feet lower must not mean smaller people; fall back to no slope
         slope, icpt = 0.0, float(np.median(h))
     return Perspective(slope, icpt, n_tracks)
@@ -103,26 +90,32 @@ def _child_score(ratio: float, config: AttributesConfig) -> float:
 
 def _pair_ratio(track: Track, others: Sequence[Track], frame_height: int, margin: float) -> float | None:
     """Median height ratio of ``track`` to taller people at the same depth at the same time."""
-    ok = _usable(track, frame_height, margin)
-    times = {t: i for i, (t, good) in enumerate(zip(track.pts_s, ok)) if good}
-    ratios: list[float] = []
+    good = np.flatnonzero(_usable(track, frame_height, margin))
+    if not len(good):
+        return None
+    times = track.pts_s[good]
+    ratios: list[np.ndarray] = []
     mine = track.boxes()
     for other in others:
-        if other.track_id == track.track_id:
+        if other.track_id == track.track_id or not len(other):
             continue
-        ob = other.boxes()
-        ook = _usable(other, frame_height, margin)
-        for j, t in enumerate(other.pts_s):
-            i = times.get(t)
-            if i is None or not ook[j]:
-                continue
-            h_me, h_o = mine[i, 3] - mine[i, 1], ob[j, 3] - ob[j, 1]
-            same_depth = abs(mine[i, 3] - ob[j, 3]) <= 0.1 * max(h_me, h_o)
-            if same_depth:
-                ratios.append(float(h_me / max(h_o, 1.0)))
-    if len(ratios) < 3:
+        if other.end_s < times[0] or other.start_s > times[-1]:
+            continue
+        ot = other.pts_s
+        # the last usable observation of ``track`` at each of ``other``'s instants
+        pos = np.searchsorted(times, ot, side="right") - 1
+        j = np.flatnonzero((pos >= 0) & _usable(other, frame_height, margin))
+        j = j[times[pos[j]] == ot[j]]
+        i = good[pos[j]]
+        h_me = mine[i, 3] - mine[i, 1]
+        ob = other.boxes()[j]
+        h_o = ob[:, 3] - ob[:, 1]
+        same_depth = np.abs(mine[i, 3] - ob[:, 3]) <= 0.1 * np.maximum(h_me, h_o)
+        ratios.append((h_me / np.maximum(h_o, 1.0))[same_depth])
+    found = np.concatenate(ratios) if ratios else np.zeros(0, np.float32)
+    if len(found) < 3:
         return None
-    r = float(np.median(ratios))
+    r = float(np.median(found.astype(np.float64)))
     return r if r < 1.0 else 1.0
 
 

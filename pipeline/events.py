@@ -55,13 +55,39 @@ class _Pair:
     c: np.ndarray
 
 
+def _same_times(big: np.ndarray, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (ia, ic) of the instants of ``small`` (times in order) also in ``big``, in the
+    order of ``small``; a time repeated in ``big`` pairs with its last occurrence."""
+    ia = np.searchsorted(big, small, side="right") - 1
+    ok = ia >= 0
+    ok[ok] = big[ia[ok]] == small[ok]
+    return ia[ok], np.flatnonzero(ok)
+
+
+class _Spans:
+    """The time spans of a list of tracks, to find the ones that overlap a track's (pairs of
+    tracks that share no instant are never looked at: a busy hour has ~1,800 tracks)."""
+
+    def __init__(self, tracks: Sequence[Track]) -> None:
+        self.tracks = list(tracks)
+        self.start = np.array([t.start_s if len(t) else np.inf for t in self.tracks], np.float64)
+        self.end = np.array([t.end_s if len(t) else -np.inf for t in self.tracks], np.float64)
+
+    def overlapping(self, track: Track) -> list[Track]:
+        """The tracks whose span overlaps ``track``'s, in their order."""
+        if not len(track):
+            return []
+        hit = (self.start <= track.end_s) & (self.end >= track.start_s)
+        return [self.tracks[k] for k in np.flatnonzero(hit)]
+
+
 def _common(big: Track, small: Track) -> _Pair | None:
-    tb = {t: i for i, t in enumerate(big.pts_s)}
-    idx = [(tb[t], j) for j, t in enumerate(small.pts_s) if t in tb]
-    if len(idx) < 2:
+    if len(big) < 2 or len(small) < 2 or big.end_s < small.start_s or small.end_s < big.start_s:
         return None
-    ia, ic = np.asarray(idx).T
-    return _Pair(big, small, np.asarray(big.pts_s)[ia], big.boxes()[ia], small.boxes()[ic])
+    ia, ic = _same_times(big.pts_s, small.pts_s)
+    if len(ia) < 2:
+        return None
+    return _Pair(big, small, big.pts_s[ia], big.boxes()[ia], small.boxes()[ic])
 
 
 def _relative_speed(p: _Pair, h: np.ndarray) -> np.ndarray:
@@ -154,8 +180,9 @@ def carry_events(
     if perspective is not None and perspective.n_tracks < cfg.carry_perspective_min_tracks:
         perspective = None
     raw: list[Event] = []
+    spans = _Spans(tracks)
     for big in tracks:
-        for small in tracks:
+        for small in spans.overlapping(big):
             if small is big:
                 continue
             p = _common(big, small)
@@ -289,8 +316,9 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
     raw: list[Event] = []
     adults = [t for t in tracks if t.attributes.get("age_group") == "adult"]
     children = [t for t in tracks if t.attributes.get("age_group") == "child"]
+    spans = _Spans(children)
     for a in adults:
-        for c in children:
+        for c in spans.overlapping(a):
             p = _common(a, c)
             if p is None:
                 continue

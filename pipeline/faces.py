@@ -271,23 +271,44 @@ class FaceCandidates:
     def __len__(self) -> int:
         return len(self._tracks)
 
-    def to_state(self) -> dict[str, Any]:
-        """JSON-ready state (the case store keeps it with the analysis stage)."""
-        return {str(tid): {
-            "candidates": [[c.score, c.pts_s, c.frame_index, list(c.box)] for c in st.candidates],
-            "appearance_sum": None if st.appearance_sum is None else st.appearance_sum.tolist(),
-            "appearance_n": st.appearance_n,
-        } for tid, st in self._tracks.items()}
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The state as plain arrays (the case store keeps them with the analysis stage, in an
+        ``.npz``: ~300 bytes a track, where JSON lists held ~3.5 KiB a track until stored).
+
+        Tracks in the order they were first seen; float64 scores, times and boxes, so the
+        state read back with :meth:`from_arrays` is exactly this one.
+        """
+        states = list(self._tracks.items())
+        sums = [st.appearance_sum for _, st in states]
+        dim = next((len(a) for a in sums if a is not None), 0)
+        cands = [c for _, st in states for c in st.candidates]
+        return {
+            "track_id": np.asarray([tid for tid, _ in states], np.int64),
+            "appearance_n": np.asarray([st.appearance_n for _, st in states], np.int64),
+            "has_appearance": np.asarray([a is not None for a in sums], bool),
+            "appearance_sum": np.asarray([np.zeros(dim) if a is None else a for a in sums],
+                                         np.float64).reshape(len(states), dim),
+            "n_candidates": np.asarray([len(st.candidates) for _, st in states], np.int64),
+            "candidate_frame": np.asarray([c.frame_index for c in cands], np.int64),
+            "candidate": np.asarray([(c.score, c.pts_s, *c.box) for c in cands],
+                                    np.float64).reshape(len(cands), 6),
+        }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], cfg: FacesConfig) -> FaceCandidates:
+    def from_arrays(cls, arrays: dict[str, np.ndarray], cfg: FacesConfig) -> FaceCandidates:
+        """The candidates of :meth:`to_arrays` back."""
         out = cls(cfg)
-        for tid, st in state.items():
-            s = st["appearance_sum"]
-            out._tracks[int(tid)] = _TrackState(
-                candidates=[_Candidate(a, b, int(i), tuple(box)) for a, b, i, box in st["candidates"]],
-                appearance_sum=None if s is None else np.asarray(s, np.float64),
-                appearance_n=int(st["appearance_n"]),
+        ends = np.cumsum(arrays["n_candidates"])
+        rows = arrays["candidate"].tolist()
+        frames = arrays["candidate_frame"].tolist()
+        for k, tid in enumerate(arrays["track_id"].tolist()):
+            a, b = int(ends[k] - arrays["n_candidates"][k]), int(ends[k])
+            out._tracks[tid] = _TrackState(
+                candidates=[_Candidate(r[0], r[1], frames[j], tuple(r[2:]))
+                            for j, r in zip(range(a, b), rows[a:b])],
+                appearance_sum=(arrays["appearance_sum"][k].copy()
+                                if arrays["has_appearance"][k] else None),
+                appearance_n=int(arrays["appearance_n"][k]),
             )
         return out
 

@@ -31,9 +31,10 @@ from pipeline.inner import inner_confidence
 from pipeline.originals import check_regular_file, hash_original
 from pipeline.inputs import display_name, one_line, source_slug
 from pipeline.models import Models
-from pipeline.stages import (analysis_key, candidates_from_payload, candidates_to_payload,
-                             events_key, faces_key, track_from_payload, track_to_payload)
-from pipeline.store import StoreReader
+from pipeline.stages import (CANDIDATES_FILE, TRACKS_FILE, analysis_key, candidates_from_stage,
+                             candidates_to_stage, events_key, faces_key, tracks_from_stage,
+                             tracks_to_stage)
+from pipeline.store import FACES_DOC, StoreReader
 from pipeline.outputs.atomic import atomic_path, write_json_atomic
 from pipeline.outputs.tracks import write_mot, write_tracks_jsonl
 from pipeline.outputs.render import render_annotated
@@ -72,8 +73,9 @@ class SourceResult:
     # stage -> {"key", "reused"}: what the manifest and the case store say about reuse
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # handed to the driver, never written to the manifest: (stage, key, seconds, payload,
-    # files) computed in this run, and (relpath, key, sha256, meta) of files rendered in it
-    new_stages: list[tuple[str, str, float, Any, dict[str, bytes]]] = field(default_factory=list)
+    # files: bytes, or the path of an output file to read when storing) computed in this run,
+    # and (relpath, key, sha256, meta) of files rendered in it
+    new_stages: list[tuple[str, str, float, Any, dict[str, bytes | Path]]] = field(default_factory=list)
     artifacts: list[tuple[str, str, str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,13 +155,17 @@ def process_source(
     # -- analysis: decode -> detect -> track (+ face candidates) ---------------------------
     a_key = analysis_key(sha, cfg, models.ids.person["sha256"])
     stored = store.get(sha, "analysis", a_key) if store is not None else None
-    if stored is not None:
+    files = store.files(sha, "analysis", a_key) if stored is not None else {}
+    if stored is not None and TRACKS_FILE in files and (
+            CANDIDATES_FILE in files or not stored["face_candidates"]):
         res.probe, res.decode = stored["probe"], stored["decode"]
         res.n_detections = stored["n_detections"]
         res.schedule = dict(stored.get("schedule", {}))
-        tracks = [track_from_payload({**t, "source_id": str(path)}) for t in stored["tracks"]]
-        candidates = candidates_from_payload(stored["face_candidates"], cfg)
+        tracks = tracks_from_stage(stored["tracks"], files[TRACKS_FILE], str(path))
+        candidates = (candidates_from_stage(files[CANDIDATES_FILE], cfg)
+                      if stored["face_candidates"] else None)
         templates = None
+        del files
         res.stages["analysis"] = {"key": a_key, "reused": True}
     else:
         t = time.perf_counter()
@@ -184,17 +190,22 @@ def process_source(
                       if cfg.faces.enabled else None)
         history = _analyse(source, cfg, detector, timer, res, on_frame, candidates)
         if candidates is not None:
-            t = time.perf_counter()
+            t_faces = time.perf_counter()
             candidates.finish_all()
-            timer.add("faces", time.perf_counter() - t)
+            timer.add("faces", time.perf_counter() - t_faces)
         res.decode = source.report.to_dict()
         tracks = history.tracks()
+        stored_tracks, blob = tracks_to_stage(tracks)
+        files = {TRACKS_FILE: blob}
+        if candidates is not None:
+            files[CANDIDATES_FILE] = candidates_to_stage(candidates)
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
-                   "schedule": res.schedule,
-                   "tracks": [track_to_payload(t) for t in tracks],
-                   "face_candidates": candidates_to_payload(candidates)}
+                   "schedule": res.schedule, "tracks": stored_tracks,
+                   "face_candidates": candidates is not None}
         res.stages["analysis"] = {"key": a_key, "reused": False}
-        res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload, {}))
+        res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload,
+                               files))
+        del blob, files
     try:
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -223,7 +234,7 @@ def process_source(
     events_digest = config_hash(stored)
     timer.add("events", time.perf_counter() - t)
 
-    # -- faces: re-decode the chosen frames -> one template per track -----------------------
+    # -- faces: found in the analysis pass, or from the chosen frames decoded again ---------
     if candidates is not None and analysed and models.ids.faces is not None:
         t = time.perf_counter()
         f_key = faces_key(a_key, cfg, models.ids.faces)
@@ -231,6 +242,7 @@ def process_source(
                                  tracks, out_dir, res)
         res.faces["faces_json"] = f"sources/{res.slug}/faces.json"
         timer.add("faces", time.perf_counter() - t)
+    candidates = templates = None  # only the faces stage reads them (a few MiB a busy hour)
 
     # -- per-source outputs ------------------------------------------------------------------
     t = time.perf_counter()
@@ -294,9 +306,9 @@ def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | N
     came from the store: then the chosen frames are decoded again)."""
     slug = res.slug or ""
     stored = store.get(sha, "faces", key) if store is not None and templates is None else None
-    if stored is not None:
-        files = store.files(sha, "faces", key)  # type: ignore[union-attr]
-        doc = _reslug(stored["doc"], stored["slug"], slug)
+    files = store.files(sha, "faces", key) if stored is not None else {}  # type: ignore[union-attr]
+    if stored is not None and FACES_DOC in files:
+        doc = _reslug(json.loads(files.pop(FACES_DOC)), stored["slug"], slug)
         for name, data in files.items():
             with atomic_path(out_dir / "faces" / slug / name) as tmp:
                 tmp.write_bytes(data)
@@ -309,14 +321,19 @@ def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | N
     else:
         summary = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
                               tracks, out_dir, slug)
-    doc = json.loads((out_dir / "sources" / slug / FACES_JSON).read_text(encoding="utf-8"))
-    files = {}
+    doc_path = out_dir / "sources" / slug / FACES_JSON
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    # faces.json and the thumbnails go to the store as their paths, read when the driver
+    # stores the stage: a busy hour has ~1,800 tracks (~15 MiB of them), held until then
+    # otherwise
+    files: dict[str, bytes | Path] = {FACES_DOC: doc_path}
     for rec in doc["tracks"]:
         for field_ in ("thumbnail", "person_thumbnail"):
             if rec.get(field_):
-                files[Path(rec[field_]).name] = (out_dir / rec[field_]).read_bytes()
+                files[Path(rec[field_]).name] = out_dir / rec[field_]
+    del doc
     res.new_stages.append(("faces", key, round(time.perf_counter() - t, 3),
-                           {"summary": summary, "doc": doc, "slug": slug}, files))
+                           {"summary": summary, "slug": slug}, files))
     res.stages["faces"] = {"key": key, "reused": False}
     return summary
 

@@ -17,14 +17,18 @@ results of the old code are then not reused.
 
 from __future__ import annotations
 
-import math
+import io
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from pipeline.config import Config, config_hash
 from pipeline.faces import FaceCandidates
 from pipeline.types import Track
 
-STAGE_VERSIONS = {"analysis": 1, "events": 1, "faces": 1}
+STAGE_VERSIONS = {"analysis": 2, "events": 1, "faces": 2}
 
 # faces: keys read while streaming (candidate frames), so they belong to the analysis stage.
 FACE_CANDIDATE_KEYS = ("enabled", "candidates_per_track", "candidate_min_gap_s", "head_fraction")
@@ -56,32 +60,72 @@ def faces_key(upstream: str, cfg: Config, face_models_id: dict[str, Any]) -> str
 
 # -- stored forms -------------------------------------------------------------------------------
 
-def _num(v: float) -> float | None:
-    return None if math.isnan(v) else v
+TRACKS_FILE = "tracks.npz"
+CANDIDATES_FILE = "face_candidates.npz"
+_COLUMNS = (("pts_s", np.float64, ()), ("frame_index", np.int64, ()), ("xyxy", np.float32, (4,)),
+            ("confidence", np.float32, ()))
 
 
-def track_to_payload(t: Track) -> dict[str, Any]:
-    """Every observation at full precision (floats round-trip exactly through JSON)."""
-    return {
-        "track_id": t.track_id, "source_id": t.source_id, "pts_s": t.pts_s,
-        "frame_index": t.frame_index, "xyxy": [list(b) for b in t.xyxy],
-        "confidence": t.confidence, "attributes": t.attributes,
-        "extras": {k: [_num(v) for v in col] for k, col in t.extras.items()},
-    }
+def _npz(arrays: Iterable[tuple[str, np.ndarray]]) -> bytes:
+    """A compressed ``.npz`` of named arrays (what ``np.savez_compressed`` writes), written one
+    array at a time as ``arrays`` yields them; no pickle."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays:
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
+    return buf.getvalue()
 
 
-def track_from_payload(d: dict[str, Any]) -> Track:
-    return Track(
-        track_id=int(d["track_id"]), source_id=d["source_id"], pts_s=list(d["pts_s"]),
-        frame_index=list(d["frame_index"]), xyxy=[tuple(b) for b in d["xyxy"]],
-        confidence=list(d["confidence"]), attributes=dict(d["attributes"]),
-        extras={k: [float("nan") if v is None else v for v in col] for k, col in d["extras"].items()},
-    )
+def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
+    """The stored form of a source's tracks: (JSON part: per track its id, attributes and
+    extras names; every observation, as one ``.npz`` of columns, compressed).
+
+    The columns keep the tracks' own dtypes (float64 times, float32 boxes, confidences and
+    extras), so tracks read back with :func:`tracks_from_stage` are exactly the live ones and
+    everything computed from them (events, tracks.jsonl) is byte-identical. No pickle: the
+    ``.npz`` holds plain arrays only, read with ``allow_pickle=False``. One column is built at
+    a time, so the transient memory is one column of the source, not all of it.
+    """
+    names = list(dict.fromkeys(k for t in tracks for k in t.extras))
+    meta = [{"track_id": t.track_id, "attributes": t.attributes, "extras": list(t.extras)}
+            for t in tracks]
+
+    def columns() -> Iterator[tuple[str, np.ndarray]]:
+        yield "n", np.asarray([len(t) for t in tracks], np.int64)
+        for name, dtype, shape in _COLUMNS:
+            yield name, np.concatenate([getattr(t, name) for t in tracks] or [np.zeros((0, *shape), dtype)])
+        for k, name in enumerate(names):
+            yield f"extras_{k}", np.concatenate(
+                [t.extras[name] if name in t.extras else np.full(len(t), np.nan, np.float32)
+                 for t in tracks] or [np.zeros(0, np.float32)])
+
+    return {"extras_names": names, "tracks": meta}, _npz(columns())
 
 
-def candidates_to_payload(c: FaceCandidates | None) -> dict[str, Any] | None:
-    return None if c is None else c.to_state()
+def tracks_from_stage(doc: dict[str, Any], blob: bytes, source_id: str) -> list[Track]:
+    """The tracks of :func:`tracks_to_stage` back (``doc``: its JSON part), for ``source_id``."""
+    names = doc["extras_names"]
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        cols = {name: z[name] for name, _, _ in _COLUMNS}
+        extras = {name: z[f"extras_{k}"] for k, name in enumerate(names)}
+        n = z["n"]
+    ends = np.cumsum(n)
+    out = []
+    for m, a, b in zip(doc["tracks"], (ends - n).tolist(), ends.tolist()):
+        out.append(Track(
+            track_id=int(m["track_id"]), source_id=source_id, attributes=dict(m["attributes"]),
+            **{name: col[a:b] for name, col in cols.items()},
+            extras={name: extras[name][a:b] for name in m["extras"]},
+        ))
+    return out
 
 
-def candidates_from_payload(d: dict[str, Any] | None, cfg: Config) -> FaceCandidates | None:
-    return None if d is None else FaceCandidates.from_state(d, cfg.faces)
+def candidates_to_stage(c: FaceCandidates) -> bytes:
+    """The face candidates' stored form: an ``.npz`` of plain arrays (no pickle)."""
+    return _npz(c.to_arrays().items())
+
+
+def candidates_from_stage(blob: bytes, cfg: Config) -> FaceCandidates:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        return FaceCandidates.from_arrays({k: z[k] for k in z.files}, cfg.faces)

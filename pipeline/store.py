@@ -14,15 +14,16 @@ Tables (query them with ``sqlite3 DIR/case.sqlite``):
 - ``sources``: every original seen (sha256, size, the first path it was seen under);
 - ``run_sources``: per run and input: status, error, slug, which stages were reused;
 - ``stage_outputs`` / ``stage_files``: the stored stage results (zlib-compressed JSON; files
-  such as face thumbnails as bytes) — what reuse reads;
+  as bytes: the analysis stage's observations and face candidates as ``.npz`` of plain arrays,
+  the faces stage's ``faces.json`` and thumbnails) — what reuse reads;
 - ``tracks``: per source and events-stage key, each track's span and attributes (age group);
 - ``faces``: per source and faces-stage key, each track's face count, quality and template;
 - ``events`` / ``matches``: the events and watch-list matches each run reported;
 - ``artifacts``: rendered files (annotated videos, clips, contact sheets) with the key of what
   they show and their sha256, so an unchanged file is not rendered again.
 
-Payloads are JSON, never pickle: a case file handed between investigators must not be able to
-run code.
+Payloads are JSON and plain arrays (``.npz`` read with ``allow_pickle=False``), never pickle: a
+case file handed between investigators must not be able to run code.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pipeline.errors import ReuniteError
 
 SCHEMA_VERSION = 1
 STORE_NAME = "case.sqlite"
+FACES_DOC = "faces.json"  # the faces stage's per-track records, one of its stored files
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -268,14 +270,15 @@ class CaseStore(StoreReader):
                           (_now(), json.dumps(summary), run_id))
 
     def save_source(self, run_id: int, position: int, result: Any,
-                    new_stages: list[tuple[str, str, float, Any, dict[str, bytes]]],
+                    new_stages: list[tuple[str, str, float, Any, dict[str, bytes | Path]]],
                     artifacts: list[tuple[str, str, str, Any]], out_dir: Path) -> None:
         """Record one finished input: its new stage outputs, tracks, artifacts and status.
 
         Args:
             result: the SourceResult (path, sha256_before, size_bytes, slug, status, error,
                 stages).
-            new_stages: (stage, key, seconds, payload, files) computed in this run.
+            new_stages: (stage, key, seconds, payload, files) computed in this run; a file is
+                its bytes, or the path of a file to read now (an output of the scan).
             artifacts: (relpath, key, sha256, meta) of files rendered in this run.
         """
         con = self._con
@@ -289,21 +292,26 @@ class CaseStore(StoreReader):
             for stage, key, seconds, payload, files in new_stages:
                 con.execute("INSERT OR REPLACE INTO stage_outputs VALUES (?, ?, ?, ?, ?, ?)",
                             (sha, stage, key, _now(), seconds, encode(payload)))
+                doc = None
                 for rel, data in files.items():
+                    if not isinstance(data, bytes):  # an output file of the scan: read it now
+                        data = Path(data).read_bytes()
                     con.execute("INSERT OR REPLACE INTO stage_files VALUES (?, ?, ?, ?, ?)",
                                 (sha, stage, key, rel, data))
+                    if stage == "faces" and rel == FACES_DOC:
+                        doc = json.loads(data)
                 if stage == "events":
                     con.executemany(
                         "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(sha, key, int(t["track_id"]), t["start_s"], t["end_s"],
                           t["n_observations"], t["attributes"].get("age_group"),
                           json.dumps(t["attributes"])) for t in payload["track_summaries"]])
-                if stage == "faces":
+                if doc is not None:
                     con.executemany(
                         "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(sha, key, int(t["track"]), t["n_faces"], t["quality"], t["face_px"],
                           t["best_face_s"], json.dumps(t["template"]))
-                         for t in payload["doc"]["tracks"]])
+                         for t in doc["tracks"]])
             root = _root(out_dir)
             con.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
                             [(root, rel, key, digest, json.dumps(meta))

@@ -8,6 +8,8 @@ from the container's presentation timestamps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -145,75 +147,171 @@ class Detections:
         return wh[:, 0] * wh[:, 1]
 
 
-@dataclass
-class Track:
-    """One tracked person over time in one source.
+def _column(values: Any, dtype: type, name: str, width: int = 0) -> np.ndarray:
+    arr = np.array(values, dtype=dtype)
+    if arr.size == 0:
+        arr = arr.reshape((0, width) if width else (0,))
+    if (arr.ndim, arr.shape[1:]) != ((2, (width,)) if width else (1, ())):
+        want = f"(T, {width})" if width else "(T,)"
+        raise ValueError(f"Track.{name} must have shape {want}, got {arr.shape}")
+    return arr
 
-    Observations are appended in time order; arrays are built on demand.
+
+class Track:
+    """One tracked person over time in one source, its observations held as columns.
+
+    Observations are appended in time order (:meth:`add`); each column is one compact numpy
+    array (about 50 bytes an observation in all, where Python lists of floats and tuples took
+    ~320: a busy hour has ~250k observations). The columns read as read-only arrays of length
+    T, in time order; copy one before changing it.
 
     Attributes:
         track_id: id, unique within the source.
         source_id: the source the track belongs to.
-        pts_s: times of the observations (seconds).
-        frame_index: decoded frame numbers of the observations.
-        xyxy: boxes of the observations (absolute pixels).
-        confidence: detector confidence per observation.
+        pts_s: (T,) float64 times of the observations (seconds).
+        frame_index: (T,) int64 decoded frame numbers of the observations.
+        xyxy: (T, 4) float32 boxes of the observations (absolute pixels).
+        confidence: (T,) float32 detector confidence per observation.
         extras: per-observation scalars from the analysis pass, by name (e.g.
-            ``inner_confidence``, see pipeline.inner); each list is parallel to ``pts_s``.
+            ``inner_confidence``, see pipeline.inner): (T,) float32 each, NaN where an
+            observation did not have it; read-only (set a column with :meth:`set_extra`).
         attributes: later stages' per-track results (e.g. ``{"age_group": "child"}``).
     """
 
-    track_id: int
-    source_id: str
-    pts_s: list[float] = field(default_factory=list)
-    frame_index: list[int] = field(default_factory=list)
-    xyxy: list[tuple[float, float, float, float]] = field(default_factory=list)
-    confidence: list[float] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, list[float]] = field(default_factory=dict)
-    _boxes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _MIN_CAPACITY = 8
+
+    def __init__(
+        self, track_id: int, source_id: str, pts_s: Any = (), frame_index: Any = (),
+        xyxy: Any = (), confidence: Any = (), attributes: dict[str, Any] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.track_id = track_id
+        self.source_id = source_id
+        self.attributes: dict[str, Any] = {} if attributes is None else attributes
+        self._pts = _column(pts_s, np.float64, "pts_s")
+        self._n = len(self._pts)
+        self._frame = _column(frame_index, np.int64, "frame_index")
+        self._xyxy = _column(xyxy, np.float32, "xyxy", 4)
+        self._conf = _column(confidence, np.float32, "confidence")
+        self._extras: dict[str, np.ndarray] = {}
+        for name, col in (extras or {}).items():
+            self.set_extra(name, col)
+        for name, col in (("frame_index", self._frame), ("xyxy", self._xyxy),
+                          ("confidence", self._conf)):
+            if len(col) != self._n:
+                raise ValueError(f"Track.{name} must have {self._n} rows (one per pts_s), "
+                                 f"got {len(col)}")
+        if self._n > 1 and np.any(np.diff(self._pts) < 0):
+            raise ValueError(f"Track {track_id}: pts_s must be in time order")
 
     def add(
         self, pts_s: float, frame_index: int, box: np.ndarray, confidence: float,
         extras: dict[str, float] | None = None,
     ) -> None:
-        if self.pts_s and pts_s < self.pts_s[-1]:
+        """Append one observation: time (s), decoded frame number, (4,) xyxy box (pixels),
+        confidence, and per-observation scalars by name (a name missing here is NaN)."""
+        n = self._n
+        if n and pts_s < self._pts[n - 1]:
             raise ValueError(
                 f"Track {self.track_id}: observations must come in time order, got {pts_s} s "
-                f"after {self.pts_s[-1]} s"
+                f"after {self._pts[n - 1]} s"
             )
-        self.pts_s.append(float(pts_s))
-        self.frame_index.append(int(frame_index))
-        self.xyxy.append(tuple(float(v) for v in box))  # type: ignore[arg-type]
-        self.confidence.append(float(confidence))
-        for name, value in (extras or {}).items():
-            col = self.extras.setdefault(name, [float("nan")] * (len(self.pts_s) - 1))
-            col.append(float(value))
-        for col in self.extras.values():  # a name missing from this observation
-            if len(col) < len(self.pts_s):
-                col.append(float("nan"))
+        if n == len(self._pts):
+            self._resize(max(self._MIN_CAPACITY, n + n // 2))
+        self._pts[n] = pts_s
+        self._frame[n] = frame_index
+        self._xyxy[n] = box
+        self._conf[n] = confidence
+        given = extras or {}
+        for name, value in given.items():
+            col = self._extras.get(name)
+            if col is None:
+                col = self._extras[name] = np.full(len(self._pts), np.nan, np.float32)
+            col[n] = value
+        if len(given) < len(self._extras):  # names missing from this observation
+            for name, col in self._extras.items():
+                if name not in given:
+                    col[n] = np.nan
+        self._n = n + 1
+
+    def _resize(self, capacity: int) -> None:
+        def fit(a: np.ndarray, fill: float | int = 0) -> np.ndarray:
+            out = np.full((capacity, *a.shape[1:]), fill, a.dtype)
+            k = min(self._n, capacity)
+            out[:k] = a[:k]
+            return out
+
+        self._pts, self._frame = fit(self._pts), fit(self._frame)
+        self._xyxy, self._conf = fit(self._xyxy), fit(self._conf)
+        self._extras = {k: fit(v, np.nan) for k, v in self._extras.items()}
+
+    def compact(self) -> None:
+        """Release the room kept for more observations (when the track is complete)."""
+        if len(self._pts) != self._n:
+            self._resize(self._n)
+
+    def _view(self, a: np.ndarray) -> np.ndarray:
+        v = a[: self._n]
+        v.flags.writeable = False
+        return v
+
+    @property
+    def pts_s(self) -> np.ndarray:
+        return self._view(self._pts)
+
+    @property
+    def frame_index(self) -> np.ndarray:
+        return self._view(self._frame)
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        return self._view(self._xyxy)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self._view(self._conf)
+
+    @property
+    def extras(self) -> Mapping[str, np.ndarray]:
+        return MappingProxyType({k: self._view(v) for k, v in self._extras.items()})
+
+    def set_extra(self, name: str, values: Any) -> None:
+        """Set a whole per-observation column: (T,) values, NaN where missing."""
+        col = _column(values, np.float32, f"extras[{name!r}]")
+        if len(col) != self._n:
+            raise ValueError(f"Track.extras[{name!r}] must have {self._n} values (one per "
+                             f"observation), got {len(col)}")
+        out = np.full(len(self._pts), np.nan, np.float32)
+        out[: self._n] = col
+        self._extras[name] = out
+
+    def boxes(self) -> np.ndarray:
+        """(T, 4) float32 boxes in time order (the :attr:`xyxy` column, read-only)."""
+        return self.xyxy
 
     def __len__(self) -> int:
-        return len(self.pts_s)
+        return self._n
 
     @property
     def start_s(self) -> float:
-        return self.pts_s[0]
+        if not self._n:
+            raise IndexError(f"Track {self.track_id} has no observation")
+        return float(self._pts[0])
 
     @property
     def end_s(self) -> float:
-        return self.pts_s[-1]
+        if not self._n:
+            raise IndexError(f"Track {self.track_id} has no observation")
+        return float(self._pts[self._n - 1])
 
-    def boxes(self) -> np.ndarray:
-        """(T, 4) float32 boxes in time order (built once per length: the event pass asks
-        for them thousands of times; a read-only view, copy before changing it)."""
-        if self._boxes is None or len(self._boxes) != len(self.xyxy):
-            self._boxes = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
-            self._boxes.flags.writeable = False
-        return self._boxes
+    def __repr__(self) -> str:
+        span = f"{self.start_s:.3f}-{self.end_s:.3f} s" if self._n else "empty"
+        return (f"Track(track_id={self.track_id}, source_id={self.source_id!r}, "
+                f"{self._n} observations, {span}, attributes={self.attributes})")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: times in seconds, boxes rounded to 0.1 px."""
+        extras = {k: v.tolist() for k, v in self.extras.items()}
         return {
             "track_id": self.track_id,
             "source": self.source_id,
@@ -227,11 +325,11 @@ class Track:
                     "frame": i,
                     "xyxy": [round(v, 1) for v in b],
                     "confidence": round(c, 4),
-                    **{k: round(v[n], 4) for k, v in self.extras.items() if v[n] == v[n]},
+                    **{k: round(v[n], 4) for k, v in extras.items() if v[n] == v[n]},
                 }
-                for n, (t, i, b, c) in enumerate(
-                    zip(self.pts_s, self.frame_index, self.xyxy, self.confidence)
-                )
+                for n, (t, i, b, c) in enumerate(zip(
+                    self.pts_s.tolist(), self.frame_index.tolist(), self.xyxy.tolist(),
+                    self.confidence.tolist()))
             ],
         }
 

@@ -187,8 +187,7 @@ def test_adult_farther_away_behind_a_near_one_is_not_carried():
 
 def with_inner(t: Track, present) -> Track:
     """Give each observation an ``inner_confidence`` (a weak second box inside it) or 0."""
-    for s in t.pts_s:
-        t.extras.setdefault("inner_confidence", []).append(0.07 if present(s) else 0.0)
+    t.set_extra("inner_confidence", [0.07 if present(s) else 0.0 for s in t.pts_s])
     return t
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.faces import FaceCandidates
-from pipeline.stages import analysis_key, events_key, faces_key, track_from_payload, track_to_payload
+from pipeline.stages import (analysis_key, candidates_from_stage, candidates_to_stage, events_key,
+                             faces_key, tracks_from_stage, tracks_to_stage)
 from pipeline.store import CaseStore, StoreError, StoreReader, decode, encode
 from pipeline.types import Detections, Frame, Track
 
@@ -43,15 +44,64 @@ def test_each_change_reaches_only_its_stage_and_those_below():
     assert analysis_key("cd" * 32, cfg, "m1") != a  # another source
 
 
+def _stored(tracks: list[Track]) -> list[Track]:
+    """Tracks through the analysis stage's stored form and the store's JSON encoding."""
+    doc, blob = tracks_to_stage(tracks)
+    return tracks_from_stage(decode(encode(doc)), blob, "x.mp4")
+
+
 def test_track_round_trip_is_exact_with_missing_extras():
     t = Track(track_id=7, source_id="x.mp4")
     t.add(0.1, 1, np.array([1.0, 2.0, 3.3333333333, 4.0]), 0.123456789, {"inner_confidence": 0.5})
     t.add(0.2, 2, np.array([1.1, 2.1, 3.1, 4.1]), 0.5)
     t.attributes["age_group"] = "child"
-    back = track_from_payload(decode(encode(track_to_payload(t))))
-    assert back.xyxy == t.xyxy and back.confidence == t.confidence and back.pts_s == t.pts_s
+    (back,) = _stored([t])
+    for name in ("pts_s", "frame_index", "xyxy", "confidence"):
+        got, want = getattr(back, name), getattr(t, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want), name
     assert back.extras["inner_confidence"][0] == 0.5 and math.isnan(back.extras["inner_confidence"][1])
+    assert back.attributes == {"age_group": "child"}
     assert back.to_dict() == t.to_dict()
+
+
+def test_stored_tracks_keep_ids_order_extras_and_exact_values():
+    rng = np.random.default_rng(3)
+    tracks = []
+    for tid, n in ((4, 1), (9, 250), (2, 37)):
+        t = Track(tid, "x.mp4")
+        for k in range(n):
+            box = np.sort(rng.uniform(0, 700, 4).reshape(2, 2), axis=0).ravel()[[0, 2, 1, 3]]
+            extras = {"held": float(k % 2), "inner_confidence": float(rng.random())}
+            if tid == 2:
+                extras = {"interpolated": 1.0}  # another set of names, another order
+            t.add(k / 7 + tid, 3 * k, box, float(rng.random()), extras)
+        tracks.append(t)
+    tracks.append(Track(5, "x.mp4"))  # no observation at all
+    back = _stored(tracks)
+    assert [b.track_id for b in back] == [4, 9, 2, 5]
+    assert [list(b.extras) for b in back] == [list(t.extras) for t in tracks]
+    for b, t in zip(back, tracks):
+        assert b.source_id == "x.mp4" and len(b) == len(t)
+        assert b.pts_s.tobytes() == t.pts_s.tobytes() and b.xyxy.tobytes() == t.xyxy.tobytes()
+        assert b.frame_index.tobytes() == t.frame_index.tobytes()
+        assert b.confidence.tobytes() == t.confidence.tobytes()
+        for name in t.extras:
+            assert b.extras[name].tobytes() == t.extras[name].tobytes()
+        if len(t):
+            assert b.to_dict() == t.to_dict()
+
+
+def test_stored_tracks_are_plain_arrays_not_pickle():
+    t = Track(1, "x.mp4")
+    t.add(0.0, 0, np.array([0, 0, 5, 9]), 0.9)
+    _, blob = tracks_to_stage([t])
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(blob)).namelist()
+    assert set(names) == {"n.npy", "pts_s.npy", "frame_index.npy", "xyxy.npy", "confidence.npy"}
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
 
 
 def test_face_candidates_state_round_trip():
@@ -62,10 +112,19 @@ def test_face_candidates_state_round_trip():
                      class_id=np.zeros(1, np.int64), tracker_id=np.array([3]))
     for i in range(3):
         c.add(Frame(img, "s", i, i * 0.7), det)
-    back = FaceCandidates.from_state(decode(encode(c.to_state())), cfg)
+    c.add(Frame(img, "s", 9, 9.0), Detections(  # a second track, seen later
+        xyxy=np.array([[90, 20, 150, 115]], np.float32), confidence=np.array([0.7], np.float32),
+        class_id=np.zeros(1, np.int64), tracker_id=np.array([1])))
+    back = candidates_from_stage(candidates_to_stage(c), load_config())
     assert {k: [(t, b.tolist()) for t, b in v] for k, v in back.wanted().items()} == \
         {k: [(t, b.tolist()) for t, b in v] for k, v in c.wanted().items()}
-    assert np.array_equal(back.appearance(3), c.appearance(3))
+    assert list(back._tracks) == [3, 1]  # first-seen order: the order faces are looked at
+    for tid in (3, 1):
+        assert np.array_equal(back.appearance(tid), c.appearance(tid))
+        assert back.best_candidate(tid)[0] == c.best_candidate(tid)[0]
+        assert [vars(x) for x in back._tracks[tid].candidates] == [vars(x) for x in c._tracks[tid].candidates]
+    empty = candidates_from_stage(candidates_to_stage(FaceCandidates(cfg)), load_config())
+    assert len(empty) == 0 and empty.wanted() == {}
 
 
 def test_store_refuses_a_non_sqlite_file_and_another_schema(tmp_path):

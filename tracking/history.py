@@ -55,8 +55,12 @@ class TrackHistory:
             track.add(pts_s, frame_index, box, float(conf), {k: v[n] for k, v in scalars.items()})
 
     def tracks(self) -> list[Track]:
-        """Every track seen so far, sorted by id (the Track objects themselves, not copies)."""
-        return [self._tracks[k] for k in sorted(self._tracks)]
+        """Every track seen so far, sorted by id (the Track objects themselves, not copies;
+        their spare room for more observations released: call it when the source is done)."""
+        out = [self._tracks[k] for k in sorted(self._tracks)]
+        for t in out:
+            t.compact()
+        return out
 
     def reset(self) -> None:
         """Forget every track (the source id stays)."""

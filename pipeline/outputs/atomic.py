@@ -46,9 +46,16 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    """Write ``data`` as indented UTF-8 JSON, atomically, as it is encoded: ``json.dumps``
+    with an indent builds a list of every piece of the text first (~22 MiB for the faces.json
+    of a busy hour's ~1,800 tracks)."""
     try:
-        text.encode("utf-8")
+        _dump_json(path, data, ensure_ascii=False)
     except UnicodeEncodeError:  # a file name with undecodable bytes: keep it exact, \udcXX-escaped
-        text = json.dumps(data, indent=2, ensure_ascii=True)
-    write_text_atomic(path, text + "\n")
+        _dump_json(path, data, ensure_ascii=True)
+
+
+def _dump_json(path: str | Path, data: Any, ensure_ascii: bool) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=ensure_ascii)
+        fh.write("\n")

@@ -7,7 +7,7 @@ The re-decode uses the same analysis rate, so frame indices match the tracks' ob
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,15 +40,12 @@ def render_annotated(
         crf: x264 quality.
         title: shown in the top banner (the source's file name).
     """
-    by_frame: dict[int, list[tuple[Track, int]]] = defaultdict(list)
-    for t in tracks:
-        for k, idx in enumerate(t.frame_index):
-            by_frame[idx].append((t, k))
+    by_frame = FrameObservations(tracks)
     annotator = Annotator()
     writer: VideoWriter | None = None
     try:
         for frame in make_source():
-            obs = by_frame.get(frame.index, [])
+            obs = by_frame.at(frame.index)
             det = _detections(obs)
             labels = [
                 f"#{t.track_id} {t.attributes.get('age_group', '?')}" for t, _ in obs
@@ -71,6 +68,47 @@ def render_annotated(
         return 0
     writer.close()
     return writer.frames
+
+
+class FrameObservations:
+    """The tracks' observations frame by frame, for frames visited in increasing index order.
+
+    Only the tracks alive at the current frame are looked at, through a cursor each; nothing
+    per observation is built (a dict of every observation of a busy hour held ~25 MiB).
+
+    Args:
+        tracks: the source's tracks, each in frame order.
+    """
+
+    def __init__(self, tracks: Sequence[Track]) -> None:
+        self._tracks = [t for t in tracks if len(t)]
+        self._waiting = deque(sorted(range(len(self._tracks)),
+                                     key=lambda p: int(self._tracks[p].frame_index[0])))
+        self._next: dict[int, int] = {}  # position in tracks -> its next observation
+        self._last = -1
+
+    def at(self, frame_index: int) -> list[tuple[Track, int]]:
+        """(track, observation number) of every observation on ``frame_index``, in the order
+        of the tracks; frame indices must not decrease between calls."""
+        if frame_index < self._last:
+            raise ValueError(f"FrameObservations.at: frame {frame_index} after {self._last}")
+        self._last = frame_index
+        while self._waiting and self._tracks[self._waiting[0]].frame_index[0] <= frame_index:
+            self._next[self._waiting.popleft()] = 0
+        out: list[tuple[Track, int]] = []
+        for p in sorted(self._next):
+            t, k = self._tracks[p], self._next[p]
+            frames = t.frame_index
+            while k < len(t) and frames[k] < frame_index:
+                k += 1
+            while k < len(t) and frames[k] == frame_index:
+                out.append((t, k))
+                k += 1
+            if k < len(t):
+                self._next[p] = k
+            else:
+                del self._next[p]
+        return out
 
 
 def _detections(obs: list[tuple[Track, int]]) -> Detections:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.outputs.atomic import atomic_path
@@ -18,14 +20,18 @@ def write_tracks_jsonl(tracks: list[Track], path: str | Path) -> None:
             fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")
 
 
+def _mot_rows(t: Track) -> Iterator[tuple[int, int, float, float, float, float, float]]:
+    frames, boxes, conf = t.frame_index, t.xyxy, t.confidence
+    for k in range(len(t)):
+        x1, y1, x2, y2 = boxes[k].tolist()
+        yield int(frames[k]) + 1, t.track_id, x1, y1, x2 - x1, y2 - y1, float(conf[k])
+
+
 def write_mot(tracks: list[Track], path: str | Path) -> None:
-    """MOTChallenge rows ``frame,id,x,y,w,h,conf,-1,-1,-1`` (frame = decoded index + 1)."""
-    rows = []
-    for t in tracks:
-        for idx, box, conf in zip(t.frame_index, t.xyxy, t.confidence):
-            x1, y1, x2, y2 = box
-            rows.append((idx + 1, t.track_id, x1, y1, x2 - x1, y2 - y1, conf))
-    rows.sort()
+    """MOTChallenge rows ``frame,id,x,y,w,h,conf,-1,-1,-1`` (frame = decoded index + 1), by
+    frame then id. The tracks (each in frame order) are merged as they are written: no list
+    of every row of the source is built."""
+    rows = heapq.merge(*(_mot_rows(t) for t in tracks), key=lambda r: (r[0], r[1]))
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for f, i, x, y, w, h, c in rows:
             fh.write(f"{f},{i},{x:.1f},{y:.1f},{w:.1f},{h:.1f},{c:.4f},-1,-1,-1\n")

@@ -30,8 +30,8 @@ def test_builds_tracks_sorted_by_id_with_times_in_order() -> None:
     assert len(history) == 2
     t7 = tracks[1]
     assert t7.source_id == "cam1.mp4"
-    assert t7.pts_s == [0.5, 0.7]
-    assert t7.frame_index == [5, 7]
+    assert t7.pts_s.tolist() == [0.5, 0.7]
+    assert t7.frame_index.tolist() == [5, 7]
     np.testing.assert_allclose(t7.boxes(), [[0, 0, 10, 20], [2, 0, 12, 20]])
     np.testing.assert_allclose(t7.confidence, [0.8, 0.6])
     assert (t7.start_s, t7.end_s) == (0.5, 0.7)
@@ -52,7 +52,7 @@ def test_from_a_tracker_run() -> None:
     for track in tracks:
         assert len(track) == 20
         assert np.all(np.diff(track.pts_s) > 0)
-        assert track.frame_index == [3 * k for k in range(20)]
+        assert track.frame_index.tolist() == [3 * k for k in range(20)]
     assert np.all(np.diff(tracks[0].boxes()[:, 0]) > 0)  # track 1 moves right
     assert np.all(np.diff(tracks[1].boxes()[:, 0]) < 0)
 
