@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,32 @@ def windows_for(tiling: str, overlap: float, width: int, height: int) -> list[tu
 
 
 Window = tuple[int, int, int, int]
+
+
+class TiledDetector:
+    """``windows`` and ``detect`` for a detector adapter that defines ``config`` (a
+    DetectorConfig: tiling, tile_overlap, nms_iou) and ``detect_one(image)``."""
+
+    config: Any
+    detect_one: Callable[[np.ndarray], Detections]
+
+    def windows(self, width: int, height: int) -> list[Window]:
+        """The crops (x1, y1, x2, y2) the detector runs on for a frame of this size."""
+        known: dict[tuple[int, int], list[Window]] = self.__dict__.setdefault("_windows", {})
+        if (width, height) not in known:
+            c = self.config
+            known[(width, height)] = windows_for(c.tiling, c.tile_overlap, width, height)
+        return known[(width, height)]
+
+    def detect(self, image: np.ndarray, run: list[bool] | None = None,
+               cache: list | None = None) -> Detections:
+        """Detect persons in an H×W×3 uint8 BGR frame; xyxy in frame pixels, class_id 0.
+
+        ``run``/``cache``: run only some of :meth:`windows` and reuse the others' last boxes
+        (:func:`detect_tiled`)."""
+        h, w = image.shape[:2]
+        return detect_tiled(image, self.detect_one, self.windows(w, h), self.config.nms_iou,
+                            run, cache)
 
 
 def detect_tiled(

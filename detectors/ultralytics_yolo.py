@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from detectors.models import ResolvedModel
-from detectors.tiling import detect_tiled, windows_for
+from detectors.tiling import TiledDetector
 from pipeline.config import DetectorConfig
 from pipeline.errors import ModelError
 from pipeline.types import Detections
@@ -31,7 +31,7 @@ def quiet_ultralytics() -> None:
         pass
 
 
-class UltralyticsDetector:
+class UltralyticsDetector(TiledDetector):
     """An ultralytics YOLO checkpoint whose person classes are ``model.spec.classes_person``.
 
     Args:
@@ -77,18 +77,3 @@ class UltralyticsDetector:
         return Detections(
             xyxy=xyxy[tall], confidence=conf[tall], class_id=np.zeros(int(tall.sum()), np.int32)
         )
-
-    def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
-        """The crops (x1, y1, x2, y2) the detector runs on for a frame of this size."""
-        c = self.config
-        return windows_for(c.tiling, c.tile_overlap, width, height)
-
-    def detect(self, image: np.ndarray, run: list[bool] | None = None,
-               cache: list | None = None) -> Detections:
-        """Detect persons in an H×W×3 uint8 BGR frame; xyxy in frame pixels, class_id 0.
-
-        ``run``/``cache``: run only some of :meth:`windows` and reuse the others' last boxes
-        (detectors.tiling.detect_tiled)."""
-        h, w = image.shape[:2]
-        return detect_tiled(image, self.detect_one, self.windows(w, h), self.config.nms_iou,
-                            run, cache)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from detectors.models import ResolvedModel
-from detectors.tiling import detect_tiled, windows_for
+from detectors.tiling import TiledDetector
 from pipeline.boxes import nms
 from pipeline.config import DetectorConfig
 from pipeline.errors import ModelError
@@ -21,7 +21,7 @@ from pipeline.types import Detections
 _STRIDES = (8, 16, 32)
 
 
-class YoloxOnnxDetector:
+class YoloxOnnxDetector(TiledDetector):
     """YOLOX-Nano/Tiny/S… exported to ONNX, persons only.
 
     Args:
@@ -99,21 +99,3 @@ class YoloxOnnxDetector:
         return Detections(
             xyxy=xyxy[tall], confidence=scores[tall], class_id=np.zeros(int(tall.sum()), np.int32)
         )
-
-    def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
-        """The crops (x1, y1, x2, y2) the detector runs on for a frame of this size."""
-        key = (width, height)
-        if key not in self._windows:
-            c = self.config
-            self._windows[key] = windows_for(c.tiling, c.tile_overlap, width, height)
-        return self._windows[key]
-
-    def detect(self, image: np.ndarray, run: list[bool] | None = None,
-               cache: list | None = None) -> Detections:
-        """Detect persons in an H×W×3 uint8 BGR frame; xyxy in frame pixels, class_id 0.
-
-        ``run``/``cache``: run only some of :meth:`windows` and reuse the others' last boxes
-        (detectors.tiling.detect_tiled)."""
-        h, w = image.shape[:2]
-        return detect_tiled(image, self.detect_one, self.windows(w, h), self.config.nms_iou,
-                            run, cache)
