@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
 from pipeline.theil_sen import median_pairwise_slope, theil_sen
+from tests.memory import peak_bytes
 
 
 def _all_pairs(x: np.ndarray, y: np.ndarray) -> float:
@@ -46,10 +45,5 @@ def test_memory_stays_bounded_for_many_points() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 576, 6000)
     y = 0.25 * x + rng.normal(0, 5, 6000)
-    tracemalloc.start()
-    try:
-        median_pairwise_slope(x, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_bytes(lambda: median_pairwise_slope(x, y))
     assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MiB"

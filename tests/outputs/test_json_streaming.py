@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import tracemalloc
 
 from pipeline.outputs.atomic import write_json_atomic
+from tests.memory import peak_bytes
 
 
 def test_large_json_is_written_as_encoded_and_reads_back(tmp_path):
     doc = {"tracks": [{"track": k, "appearance": [round(k / 7 + j / 1000, 5) for j in range(68)]}
                       for k in range(1500)]}
     path = tmp_path / "faces.json"
-    tracemalloc.start()
-    try:
-        write_json_atomic(path, doc)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_bytes(lambda: write_json_atomic(path, doc))
     size = path.stat().st_size
     assert size > 1_500_000
     assert peak < size / 2, f"peak {peak} bytes writing {size} bytes"  # json.dumps: ~8x the size
