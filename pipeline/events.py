@@ -10,9 +10,20 @@ move together (``relative_speed``: how fast the small box moves relative to the 
 big-person heights per second), and — where the scene's perspective is known — the small box is
 too small to be a grown-up standing at its own foot position (``scene_ratio``: its height over a
 standing adult's there; a person farther away behind the carrier overlaps them with feet
-"above" theirs just as a held child does, but is adult-sized for where they stand). Qualifying instants closer than ``carry_max_gap_s`` join, so a
-short occlusion, or a put-down and pick-up within a few seconds, gives one event; the child's
-track may break meanwhile, and the event then lists every child track it joined.
+"above" theirs just as a held child does, but is adult-sized for where they stand).
+
+Qualifying instants closer than ``carry_max_gap_s`` join, so a short occlusion, or a put-down
+and pick-up within a few seconds, gives one event. Either track may break meanwhile: the
+carrier's box changes shape around a child being picked up, and the tracker often starts a new
+track there, so one 2-4 s carry arrives as several short pairs, each under
+``carry_min_duration_s``. Pairs are therefore joined into a chain when they share one track and
+the other track continues the same person (at the handover the new box is where the old one
+was, in the picture and relative to the shared person: see ``_continuous``), and the chain's
+qualifying time, each moment counted once however many pairs cover it, is what must reach
+``carry_min_duration_s``. A second adult beside the carrier, or a second small box inside the
+same adult at the same instants (a body part, a bag), is not a continuation, so their
+fragments do not add up. The event's ``adult_track`` is the adult with the most qualifying
+time; ``adult_tracks`` and ``child_track`` list every track the chain joined.
 
 carry, one box — a child on the shoulders or held high is often boxed together with the
 carrier (no detector here boxes a carried toddler on its own). Two traces of the second
@@ -40,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.attributes import Perspective
+from pipeline.boxes import box_iou
 from pipeline.config import EventsConfig
 from pipeline.types import Event, Track
 
@@ -168,18 +180,142 @@ def _evidence(t: np.ndarray, f: dict[str, np.ndarray], sel: np.ndarray, n: int =
     ]
 
 
+@dataclass
+class _Piece:
+    """One segment of one (big, small) pair: its qualifying instants ``q`` (indices into the
+    pair's common instants) and the seconds each stands for (``dt``)."""
+
+    pair: _Pair
+    q: np.ndarray
+    dt: np.ndarray
+    strength: np.ndarray
+    evidence: list[dict]
+
+    @property
+    def start(self) -> float:
+        return float(self.pair.t[self.q[0]])
+
+    @property
+    def end(self) -> float:
+        return float(self.pair.t[self.q[-1]])
+
+
+def _instant_seconds(t: np.ndarray) -> np.ndarray:
+    """Seconds each instant stands for: up to the next one, at most twice the usual step (a gap
+    in the track is not qualifying time); the last instant counts 0."""
+    if len(t) < 2:
+        return np.zeros(len(t))
+    dt = np.append(np.diff(t), 0.0)
+    med = float(np.median(np.diff(t)))
+    return np.minimum(dt, 2 * med) if med > 0 else dt
+
+
+def _union_seconds(pieces: Sequence[_Piece]) -> float:
+    """Seconds covered by the qualifying instants of ``pieces``, each moment counted once (two
+    adults boxed around the same child, or one adult around two child boxes, at the same
+    instants give that time once, not twice)."""
+    spans = sorted((float(p.pair.t[i]), float(p.pair.t[i]) + float(d))
+                   for p in pieces for i, d in zip(p.q, p.dt))
+    total, end = 0.0, -np.inf
+    for s, e in spans:
+        if e > end:
+            total += e - max(s, end)
+            end = e
+    return total
+
+
+# Two pieces that share one track are one carry when the other track is a break of the same
+# person: at the handover the new box sits where the old one was (its centre within a quarter
+# adult height, plus an adult height per second of gap for walking) and where it was relative
+# to the shared track's box (relative-box IoU). A second adult walking beside the carrier, or
+# a second small box (a body part, a bag) inside the same adult at the same instants, sits
+# elsewhere relative to the shared person; a track that jumped to someone far away fails the
+# first test. Without this, brief fragments of unrelated small boxes inside one adult add up.
+_HANDOVER_MIN_IOU = 0.5
+
+
+def _continuous(p: _Piece, q: _Piece, other: str) -> bool:
+    """Whether ``q`` (starting no earlier than ``p``) continues ``p``'s ``other`` person
+    (``"a"``: the adult's track broke, ``"c"``: the child's) around the shared one (see above)."""
+    shared = "c" if other == "a" else "a"
+    i = q.q[0]
+    j = int(np.argmin(np.abs(p.pair.t - q.pair.t[i])))  # p's common instant nearest the handover
+    bp, sp = getattr(p.pair, other)[j], getattr(p.pair, shared)[j]
+    bq, sq = getattr(q.pair, other)[i], getattr(q.pair, shared)[i]
+    h = max(float(p.pair.a[j, 3] - p.pair.a[j, 1]), 1.0)
+    moved = np.linalg.norm((bp[:2] + bp[2:]) / 2 - (bq[:2] + bq[2:]) / 2)
+    if moved > h * (0.25 + abs(float(q.pair.t[i] - p.pair.t[j]))):
+        return False
+    rel_p = bp - np.tile((sp[:2] + sp[2:]) / 2, 2)
+    rel_q = bq - np.tile((sq[:2] + sq[2:]) / 2, 2)
+    return float(box_iou(rel_p, rel_q)[0, 0]) >= _HANDOVER_MIN_IOU
+
+
+def _chains(pieces: list[_Piece], max_gap: float) -> list[list[_Piece]]:
+    """Pieces closer than ``max_gap`` joined when they share the adult track or the child track
+    and the other track is the same person's or continues it (:func:`_continuous`)."""
+    parent = list(range(len(pieces)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = sorted(range(len(pieces)), key=lambda k: pieces[k].start)
+    for n, i in enumerate(order):
+        p = pieces[i]
+        for k in order[n + 1:]:
+            q = pieces[k]
+            if q.start - p.end > max_gap:
+                break  # sorted by start: every later piece starts later still
+            same_adult = p.pair.big is q.pair.big
+            same_child = p.pair.small is q.pair.small
+            if (same_adult and (same_child or _continuous(p, q, "c"))) or (
+                    same_child and _continuous(p, q, "a")):
+                parent[root(k)] = root(i)
+    groups: dict[int, list[_Piece]] = {}
+    for k in order:
+        groups.setdefault(root(k), []).append(pieces[k])
+    return list(groups.values())
+
+
+def _chain_event(chain: list[_Piece]) -> Event:
+    """One carry from a chain of pieces: its span, the adult with the most qualifying time,
+    every adult and child track, the mean strength over the instants, the evidence per instant."""
+    by_adult: dict[int, list[_Piece]] = {}
+    for p in chain:
+        by_adult.setdefault(p.pair.big.track_id, []).append(p)
+    adult = max(by_adult, key=lambda a: (_union_seconds(by_adult[a]), -a))
+    first = chain[0].pair
+    strength = np.concatenate([p.strength for p in chain])
+    evidence = sorted((e for p in chain for e in p.evidence), key=lambda e: e["t_s"])
+    return Event(
+        type="carry",
+        source_id=first.big.source_id,
+        start_s=min(p.start for p in chain),
+        end_s=max(p.end for p in chain),
+        adult_track=adult,
+        child_track=sorted({p.pair.small.track_id for p in chain}),
+        score=float(np.mean(strength)),
+        evidence=evidence,
+        adult_tracks=sorted(by_adult),
+    )
+
+
 def carry_events(
     tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None,
     frame_height: int | None = None,
 ) -> list[Event]:
-    """Every carry: pairs (big, small) whose instants qualify for ``carry_min_duration_s``.
+    """Every carry: chains of (big, small) pairs whose qualifying instants add up, each moment
+    once, to ``carry_min_duration_s``.
 
     ``perspective`` (from :func:`pipeline.attributes.classify_tracks`) adds the ``scene_ratio``
     cue; without it that cue is not used.
     """
     if perspective is not None and perspective.n_tracks < cfg.carry_perspective_min_tracks:
         perspective = None
-    raw: list[Event] = []
+    pieces: list[_Piece] = []
     spans = _Spans(tracks)
     for big in tracks:
         for small in spans.overlapping(big):
@@ -190,23 +326,15 @@ def carry_events(
                 continue
             f = _carry_features(p, perspective)
             on, strength = _carry_instants(f, cfg)
+            dt = _instant_seconds(p.t)
             for s, e in _segments(p.t, on, cfg.carry_max_gap_s):
                 sel = np.arange(s, e + 1)[on[s : e + 1]]
-                qualifying = _on_duration(p.t, on, s, e)
-                if qualifying < cfg.carry_min_duration_s:
-                    continue
-                raw.append(
-                    Event(
-                        type="carry",
-                        source_id=big.source_id,
-                        start_s=float(p.t[s]),
-                        end_s=float(p.t[e]),
-                        adult_track=big.track_id,
-                        child_track=[small.track_id],
-                        score=float(np.mean(strength[sel])),
-                        evidence=_evidence(p.t, f, sel),
-                    )
-                )
+                # which pair each instant comes from (a chain joins several)
+                ev = [dict(x, tracks=f"adult #{big.track_id}, child #{small.track_id}")
+                      for x in _evidence(p.t, f, sel)]
+                pieces.append(_Piece(p, sel, dt[sel], strength[sel], ev))
+    raw = [_chain_event(c) for c in _chains(pieces, cfg.carry_max_gap_s)
+           if _union_seconds(c) >= cfg.carry_min_duration_s]
     if cfg.carry_merged_box:
         raw += merged_box_events(tracks, cfg, perspective, frame_height)
     return _link(raw, cfg.carry_max_gap_s, cfg.carry_min_duration_s, carry=True)
@@ -276,13 +404,8 @@ def _rolling_mean(t: np.ndarray, v: np.ndarray, window_s: float) -> np.ndarray:
 
 
 def _on_duration(t: np.ndarray, on: np.ndarray, s: int, e: int) -> float:
-    """Seconds covered by qualifying instants in [s, e] (each instant up to the next one)."""
-    idx = np.arange(s, e + 1)
-    nxt = np.minimum(idx + 1, len(t) - 1)
-    dt = np.where(nxt > idx, t[nxt] - t[idx], 0.0)
-    med = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-    dt = np.minimum(dt, 2 * med) if med > 0 else dt
-    return float(dt[on[idx]].sum())
+    """Seconds covered by qualifying instants in [s, e] (see :func:`_instant_seconds`)."""
+    return float(_instant_seconds(t)[s : e + 1][on[s : e + 1]].sum())
 
 
 def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool) -> list[Event]:
@@ -297,6 +420,7 @@ def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool)
             prev.score = (prev.score * span_prev + ev.score * span_ev) / max(span_prev + span_ev, 1e-6)
             prev.end_s = max(prev.end_s, ev.end_s)
             prev.child_track = sorted(set(prev.child_track) | set(ev.child_track))
+            prev.adult_tracks = sorted(set(prev.adult_tracks) | set(ev.adult_tracks))
             prev.evidence = prev.evidence + ev.evidence
             continue
         out.append(ev)
@@ -305,8 +429,10 @@ def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool)
         base, span = (0.5, 0.5) if carry else (0.2, 0.25)
         ev.score = round(base + span * float(np.clip(ev.score, 0, 1)), 3)
         kids = ", ".join(f"#{k}" for k in ev.child_track) or "a child in the same box"
+        also = ", ".join(f"#{a}" for a in ev.adult_tracks if a != ev.adult_track)
         ev.summary = (
-            f"{ev.type}: track #{ev.adult_track} with {kids} for {ev.end_s - ev.start_s:.1f} s"
+            f"{ev.type}: track #{ev.adult_track}{f' (also {also})' if also else ''} with {kids} "
+            f"for {ev.end_s - ev.start_s:.1f} s"
         )
     return out
 
@@ -342,7 +468,7 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
                 & (f["relative_speed"] <= cfg.lead_max_relative_speed)
             )
             for ev in carried:
-                if ev.adult_track == a.track_id and c.track_id in ev.child_track:
+                if a.track_id in ev.adult_tracks and c.track_id in ev.child_track:
                     on &= ~((p.t >= ev.start_s) & (p.t <= ev.end_s))
             strength = np.clip(1 - f["relative_speed"] / cfg.lead_max_relative_speed, 0, 1)
             for s, e in _segments(p.t, on, cfg.lead_max_gap_s):

@@ -342,12 +342,15 @@ class Event:
         type: ``carry`` or ``lead_away``.
         source_id: the source.
         start_s, end_s: span in source seconds (container pts).
-        adult_track: track id of the adult.
+        adult_track: track id of the adult (of a carry joined across the carrier's track breaks,
+            the track with the most qualifying time).
         child_track: track id(s) of the child (several when the child's track broke and was
             linked, e.g. after a put-down and pick-up).
         score: 0–1; carry events score above lead-away events of the same strength.
         evidence: per-observation features that made it fire (time, cue values), for review.
         summary: one line saying why it fired.
+        adult_tracks: every adult track the event joined (the carrier's track may break mid-carry);
+            ``[adult_track]`` when not given.
     """
 
     type: str
@@ -359,6 +362,11 @@ class Event:
     score: float
     evidence: list[dict[str, Any]] = field(default_factory=list)
     summary: str = ""
+    adult_tracks: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.adult_tracks:
+            self.adult_tracks = [self.adult_track]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -367,6 +375,7 @@ class Event:
             "start_s": round(self.start_s, 3),
             "end_s": round(self.end_s, 3),
             "adult_track": self.adult_track,
+            "adult_tracks": self.adult_tracks,
             "child_track": self.child_track[0] if len(self.child_track) == 1 else self.child_track,
             "score": round(self.score, 3),
             "summary": self.summary,
@@ -379,4 +388,5 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     child = d["child_track"]
     return Event(type=d["type"], source_id=d["source"], start_s=d["start_s"], end_s=d["end_s"],
                  adult_track=d["adult_track"], child_track=child if isinstance(child, list) else [child],
-                 score=d["score"], evidence=list(d.get("evidence", [])), summary=d.get("summary", ""))
+                 score=d["score"], evidence=list(d.get("evidence", [])), summary=d.get("summary", ""),
+                 adult_tracks=list(d.get("adult_tracks") or []))  # absent in events stored before it

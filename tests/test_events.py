@@ -208,3 +208,65 @@ def test_a_flickering_inner_box_or_a_child_sized_holder_is_not_a_carry():
     small = with_inner(track(21, secs(0, 6), lambda s: (200 + 30 * s, 380 - 110, 230 + 30 * s, 380)),
                        lambda s: True)  # a child holding a toy: child-sized for where it stands
     assert [e for e in run(tracks + [flicker, small], carry_merged_box=True) if e.type == "carry"] == []
+
+
+# -- carry evidence linked across track breaks -----------------------------------------------
+
+def carries(tracks, **events):
+    return [e for e in run(tracks, **events) if e.type == "carry"]
+
+
+def test_carrier_track_break_mid_carry_is_one_event_listing_both_adults():
+    # The tracker starts a new track for the carrier when the box changes around the child:
+    # A1 0-0.8 s, A2 1.2-2.0 s at the same place, one child track. Each pair is under the
+    # 1 s minimum on its own; together they are one 2 s carry.
+    def x(s):
+        return 100 + 80 * s
+
+    a1 = track(1, secs(0, 0.9), lambda s: adult(x(s)))
+    a2 = track(3, secs(1.2, 2.1), lambda s: (x(s) - 36, 196, x(s) + 34, 402))  # a wider box
+    c = track(2, secs(0, 2.1), lambda s: carried(x(s)))
+    ev = carries([a1, a2, c])
+    assert len(ev) == 1, [e.to_dict() for e in ev]
+    e = ev[0]
+    assert e.start_s <= 0.1 and e.end_s >= 1.9
+    assert e.adult_tracks == [1, 3] and e.adult_track in (1, 3) and e.child_track == [2]
+    assert e.to_dict()["adult_tracks"] == [1, 3] and "also #" in e.summary
+    assert {x["tracks"] for x in e.evidence} == {"adult #1, child #2", "adult #3, child #2"}
+    # either half alone is too short
+    assert carries([a1, c]) == [] and carries([a2, c]) == []
+
+
+def test_short_fragments_far_apart_do_not_link():
+    # two unrelated 0.8 s fragments 1 s apart in time, 400 px apart in space
+    a1 = track(1, secs(0, 0.9), lambda s: adult(100))
+    c1 = track(2, secs(0, 0.9), lambda s: carried(100))
+    a2 = track(3, secs(1.0, 1.9), lambda s: adult(500))
+    c2 = track(4, secs(1.0, 1.9), lambda s: carried(500))
+    assert carries([a1, c1, a2, c2]) == []
+    # ... nor when the small box's track jumped from one to the other (an identity switch)
+    c = track(2, secs(0, 1.9), lambda s: carried(100 if s < 0.95 else 500))
+    assert carries([a1, a2, c]) == []
+
+
+def test_a_small_box_passing_between_two_adults_walking_together_does_not_add_up():
+    # Two adults side by side; a child-sized box sits in the first one's box for 0.8 s, then
+    # in the second one's for 0.8 s. Both adults are there throughout: two people, not one
+    # track broken, so neither has a 1 s carry.
+    def x(s):
+        return 100 + 80 * s
+
+    a = track(1, secs(0, 2), lambda s: adult(x(s)))
+    b = track(3, secs(0, 2), lambda s: adult(x(s) + 70))
+    c = track(2, secs(0, 1.7), lambda s: carried(x(s) + (0 if s < 0.85 else 70)))
+    assert carries([a, b, c]) == []
+
+
+def test_duplicate_adult_tracks_around_one_child_count_each_moment_once():
+    # Two tracks on the same adult (a duplicate box) and a child held 0.7 s: 0.7 s of carry,
+    # not 1.4 s.
+    a1 = track(1, secs(0, 2), lambda s: adult(200))
+    a2 = track(3, secs(0, 2), lambda s: (168, 198, 232, 401))
+    c = track(2, secs(0.5, 1.3), lambda s: carried(200))
+    assert carries([a1, a2, c]) == []
+    assert len(carries([a1, a2, track(2, secs(0.5, 1.7), lambda s: carried(200))])) == 1

@@ -198,8 +198,11 @@ def event_job(ev: dict[str, Any], creation_time: str | None, fps: float | None) 
     child = ev.get("child_track")
     children = child if isinstance(child, list) else [child] if child is not None else []
     focus = {int(c): "CHILD" for c in children}
-    if ev.get("adult_track") is not None:
-        focus[int(ev["adult_track"])] = "ADULT"
+    # every track of the carrier (its track may break mid-carry); events stored before
+    # adult_tracks existed have only adult_track
+    for a in ev.get("adult_tracks") or [ev.get("adult_track")]:
+        if a is not None:
+            focus[int(a)] = "ADULT"
     # a one-box carry (cue merged_box) has no child track: the child is inside the adult's box
     kids = "/".join(f"#{c}" for c in children) or "in the same box"
     banner = (f"{str(ev.get('type', 'event')).upper()} adult #{ev.get('adult_track')} child {kids} "

@@ -16,8 +16,8 @@ from typing import Any
 from pipeline.outputs.atomic import write_text_atomic
 
 EVENT_COLUMNS = [
-    "id", "type", "source", "source_sha256", "start_s", "end_s", "adult_track", "child_track",
-    "score", "summary", "clip", "thumbnail", "clip_start_s", "clip_end_s",
+    "id", "type", "source", "source_sha256", "start_s", "end_s", "adult_track", "adult_tracks",
+    "child_track", "score", "summary", "clip", "thumbnail", "clip_start_s", "clip_end_s",
 ]
 MATCH_COLUMNS = [
     "id", "subject", "source", "source_sha256", "track", "start_s", "end_s", "distance",
