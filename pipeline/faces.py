@@ -23,6 +23,7 @@ template and is counted as skipped. A template from faces below ``min_quality`` 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,6 +407,11 @@ class FaceTemplates:
         self.cfg, self.out_dir, self.slug = cfg, out_dir, slug
         self.records: dict[int, dict[str, Any]] = {}
         self.n_faces = 0
+        self.summary: dict[str, Any] = {}
+        # per track, after write(): (track, n_faces, quality, face_px, best_face_s, template as
+        # JSON text): the case store's ``faces`` table, so faces.json is never read back
+        self.rows: list[tuple[int, int, Any, Any, Any, str]] = []
+        self.thumbnails: list[str] = []  # after write(): relative to the output folder
 
     @property
     def models(self) -> FaceModels:
@@ -467,6 +473,9 @@ class FaceTemplates:
                 "appearance": None if sig is None else [round(float(v), 5) for v in sig],
                 "template": rec.get("template"),
             })
+        self.rows = [(r["track"], r["n_faces"], r["quality"], r["face_px"], r["best_face_s"],
+                      json.dumps(r["template"])) for r in out_tracks]
+        self.thumbnails = [r[k] for r in out_tracks for k in ("thumbnail", "person_thumbnail") if r[k]]
         with_face = sum(r["template"] is not None for r in out_tracks)
         name = self.models.embedder.name
         summary = {
@@ -480,6 +489,7 @@ class FaceTemplates:
         }
         write_json_atomic(self.out_dir / "sources" / self.slug / FACES_JSON,
                           {"embedder": name, "summary": summary, "tracks": out_tracks})
+        self.summary = summary
         return summary
 
 
@@ -508,7 +518,7 @@ def track_faces(
         slug: the source's folder name.
 
     Returns:
-        The summary for the manifest (:meth:`FaceTemplates.write`).
+        The written templates (:meth:`FaceTemplates.write` done; its summary in ``.summary``).
     """
     templates = FaceTemplates(models, cfg, out_dir, slug)
     by_frame = candidates.by_frame()
@@ -528,13 +538,12 @@ def track_faces(
                 templates.finish(tid, kept.pop(tid))
     for tid in sorted(kept):
         templates.finish(tid, kept.pop(tid))
-    return templates.write(candidates, tracks)
+    templates.write(candidates, tracks)
+    return templates
 
 
 def load_face_tracks(out_dir: Path, slug: str) -> list[dict[str, Any]]:
     """The per-track face records a scan wrote for one source ([] when none)."""
-    import json
-
     p = out_dir / "sources" / slug / FACES_JSON
     if not p.is_file():
         return []

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -77,9 +79,18 @@ class SourceResult:
     # and (relpath, key, sha256, meta) of files rendered in it
     new_stages: list[tuple[str, str, float, Any, dict[str, bytes | Path]]] = field(default_factory=list)
     artifacts: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    # stage files written to disk for the driver to store, deleted once stored (:func:`_spill`)
+    spilled: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("new_stages", "artifacts")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("new_stages", "artifacts", "spilled")}
+
+    def drop_spilled(self) -> None:
+        """Delete the spilled stage files (after the driver stored them)."""
+        for p in self.spilled:
+            p.unlink(missing_ok=True)
+        self.spilled = []
 
 
 class _Timer:
@@ -91,6 +102,23 @@ class _Timer:
 
     def rounded(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.totals.items()}
+
+
+@contextmanager
+def _spill(src_dir: Path, res: SourceResult, name: str) -> Iterator[BinaryIO]:
+    """An open file for one stage file, hidden in the source's output folder and listed in
+    ``res.spilled``."""
+    try:
+        src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=src_dir, prefix=f".stage-{name}.", suffix=".part")
+    except OSError as exc:
+        raise output_error(src_dir, exc) from None
+    res.spilled.append(Path(tmp))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+    except OSError as exc:
+        raise output_error(Path(tmp), exc) from None
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -195,17 +223,26 @@ def process_source(
             timer.add("faces", time.perf_counter() - t_faces)
         res.decode = source.report.to_dict()
         tracks = history.tracks()
-        stored_tracks, blob = tracks_to_stage(tracks)
-        files = {TRACKS_FILE: blob}
+        # The stage files are spilled beside the outputs (hidden: verify skips dot files) and
+        # copied into the store in pieces by the driver, which then deletes them: held as
+        # bytes they were ~16 MiB of a busy hour's peak.
+        files: dict[str, bytes | Path] = {}
+        for stale in src_dir.glob(".stage-*.part"):  # left by a scan killed before storing
+            stale.unlink(missing_ok=True)
+        with _spill(src_dir, res, TRACKS_FILE) as fh:
+            stored_tracks, _ = tracks_to_stage(tracks, fh)
+        files[TRACKS_FILE] = res.spilled[-1]
         if candidates is not None:
-            files[CANDIDATES_FILE] = candidates_to_stage(candidates)
+            with _spill(src_dir, res, CANDIDATES_FILE) as fh:
+                candidates_to_stage(candidates, fh)
+            files[CANDIDATES_FILE] = res.spilled[-1]
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
                    "schedule": res.schedule, "tracks": stored_tracks,
                    "face_candidates": candidates is not None}
         res.stages["analysis"] = {"key": a_key, "reused": False}
         res.new_stages.append(("analysis", a_key, round(time.perf_counter() - t, 3), payload,
                                files))
-        del blob, files
+        del files
     try:
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -317,23 +354,19 @@ def _faces_stage(path: Path, cfg: Config, models: Models, store: StoreReader | N
         return dict(stored["summary"])
     t = time.perf_counter()
     if templates is not None:
-        summary = templates.write(candidates, tracks)
+        templates.write(candidates, tracks)
     else:
-        summary = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
-                              tracks, out_dir, slug)
-    doc_path = out_dir / "sources" / slug / FACES_JSON
-    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+        templates = track_faces(_open_source(path, cfg), candidates, models.faces(), cfg.faces,
+                                tracks, out_dir, slug)
     # faces.json and the thumbnails go to the store as their paths, read when the driver
-    # stores the stage: a busy hour has ~1,800 tracks (~15 MiB of them), held until then
-    # otherwise
-    files: dict[str, bytes | Path] = {FACES_DOC: doc_path}
-    for rec in doc["tracks"]:
-        for field_ in ("thumbnail", "person_thumbnail"):
-            if rec.get(field_):
-                files[Path(rec[field_]).name] = out_dir / rec[field_]
-    del doc
+    # stores the stage (a busy hour has ~1,800 tracks, ~15 MiB of them), and the store's
+    # faces table gets its rows from the templates: faces.json is not parsed back
+    files: dict[str, bytes | Path] = {FACES_DOC: out_dir / "sources" / slug / FACES_JSON}
+    for rel in templates.thumbnails:
+        files[Path(rel).name] = out_dir / rel
+    summary = templates.summary
     res.new_stages.append(("faces", key, round(time.perf_counter() - t, 3),
-                           {"summary": summary, "slug": slug}, files))
+                           {"summary": summary, "slug": slug, "rows": templates.rows}, files))
     res.stages["faces"] = {"key": key, "reused": False}
     return summary
 

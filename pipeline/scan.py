@@ -223,6 +223,7 @@ def _run_scan(
         # line resumes with this file reused, a kill before it recomputes it.
         store.save_source(run_id, job.position, r, r.new_stages, r.artifacts, out_dir)
         r.new_stages, r.artifacts = [], []
+        r.drop_spilled()
         done[job.position] = r
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -67,18 +67,20 @@ _COLUMNS = (("pts_s", np.float64, ()), ("frame_index", np.int64, ()), ("xyxy", n
             ("confidence", np.float32, ()))
 
 
-def _npz(arrays: Iterable[tuple[str, np.ndarray]]) -> bytes:
+def _npz(arrays: Iterable[tuple[str, np.ndarray]], into: BinaryIO | None = None) -> bytes | None:
     """A compressed ``.npz`` of named arrays (what ``np.savez_compressed`` writes), written one
-    array at a time as ``arrays`` yields them; no pickle."""
-    buf = io.BytesIO()
+    array at a time as ``arrays`` yields them; no pickle. Written into ``into`` (an open
+    binary file: returns None) or returned as bytes."""
+    buf = io.BytesIO() if into is None else into
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for key, arr in arrays:
             with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
-    return buf.getvalue()
+    return buf.getvalue() if into is None else None
 
 
-def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
+def tracks_to_stage(tracks: Sequence[Track], into: BinaryIO | None = None
+                    ) -> tuple[dict[str, Any], bytes | None]:
     """The stored form of a source's tracks: (JSON part: per track its id, attributes and
     extras names; every observation, as one ``.npz`` of columns, compressed).
 
@@ -86,7 +88,9 @@ def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
     extras), so tracks read back with :func:`tracks_from_stage` are exactly the live ones and
     everything computed from them (events, tracks.jsonl) is byte-identical. No pickle: the
     ``.npz`` holds plain arrays only, read with ``allow_pickle=False``. One column is built at
-    a time, so the transient memory is one column of the source, not all of it.
+    a time, so the transient memory is one column of the source, not all of it; with
+    ``into`` (an open binary file) the ``.npz`` goes there and None comes back instead of
+    its bytes (a busy hour's is ~11 MiB, held until the driver stores it otherwise).
     """
     names = list(dict.fromkeys(k for t in tracks for k in t.extras))
     meta = [{"track_id": t.track_id, "attributes": t.attributes, "extras": list(t.extras)}
@@ -101,7 +105,7 @@ def tracks_to_stage(tracks: Sequence[Track]) -> tuple[dict[str, Any], bytes]:
                 [t.extras[name] if name in t.extras else np.full(len(t), np.nan, np.float32)
                  for t in tracks] or [np.zeros(0, np.float32)])
 
-    return {"extras_names": names, "tracks": meta}, _npz(columns())
+    return {"extras_names": names, "tracks": meta}, _npz(columns(), into)
 
 
 def tracks_from_stage(doc: dict[str, Any], blob: bytes, source_id: str) -> list[Track]:
@@ -122,9 +126,10 @@ def tracks_from_stage(doc: dict[str, Any], blob: bytes, source_id: str) -> list[
     return out
 
 
-def candidates_to_stage(c: FaceCandidates) -> bytes:
-    """The face candidates' stored form: an ``.npz`` of plain arrays (no pickle)."""
-    return _npz(c.to_arrays().items())
+def candidates_to_stage(c: FaceCandidates, into: BinaryIO | None = None) -> bytes | None:
+    """The face candidates' stored form: an ``.npz`` of plain arrays (no pickle), into an
+    open binary file (None back) or as bytes."""
+    return _npz(c.to_arrays().items(), into)
 
 
 def candidates_from_stage(blob: bytes, cfg: Config) -> FaceCandidates:

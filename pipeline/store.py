@@ -85,6 +85,26 @@ class StoreError(ReuniteError):
     """The case store cannot be opened or used (not a reunite store, another version)."""
 
 
+_CHUNK = 1 << 20
+
+
+def _put_file(con: sqlite3.Connection, key: tuple[str, str, str, str], data: bytes | Path) -> None:
+    """One stage file into ``stage_files``: bytes as they are; a path is copied in 1 MiB pieces
+    into a blob of its size, so a long source's stage files never sit whole in memory."""
+    if isinstance(data, bytes):
+        con.execute("INSERT OR REPLACE INTO stage_files VALUES (?, ?, ?, ?, ?)", (*key, data))
+        return
+    with open(data, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        cur = con.execute("INSERT OR REPLACE INTO stage_files VALUES (?, ?, ?, ?, zeroblob(?))",
+                          (*key, size))
+        if size == 0:
+            return
+        with con.blobopen("stage_files", "data", cur.lastrowid) as blob:
+            while chunk := fh.read(_CHUNK):
+                blob.write(chunk)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -278,7 +298,10 @@ class CaseStore(StoreReader):
             result: the SourceResult (path, sha256_before, size_bytes, slug, status, error,
                 stages).
             new_stages: (stage, key, seconds, payload, files) computed in this run; a file is
-                its bytes, or the path of a file to read now (an output of the scan).
+                its bytes, or the path of a file to copy in now (an output of the scan, or a
+                stage file the worker spilled to disk), streamed in pieces. The faces stage's
+                payload may carry ``rows`` for the faces table (track, n_faces, quality,
+                face_px, best_face_s, template JSON); they are not kept in the payload.
             artifacts: (relpath, key, sha256, meta) of files rendered in this run.
         """
         con = self._con
@@ -290,28 +313,23 @@ class CaseStore(StoreReader):
                 con.execute("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?)",
                             (sha, result.size_bytes, _text(result.path), _now()))
             for stage, key, seconds, payload, files in new_stages:
+                rows = None
+                if stage == "faces":  # the faces table's rows travel with, not in, the payload
+                    payload = dict(payload)
+                    rows = payload.pop("rows", [])
                 con.execute("INSERT OR REPLACE INTO stage_outputs VALUES (?, ?, ?, ?, ?, ?)",
                             (sha, stage, key, _now(), seconds, encode(payload)))
-                doc = None
                 for rel, data in files.items():
-                    if not isinstance(data, bytes):  # an output file of the scan: read it now
-                        data = Path(data).read_bytes()
-                    con.execute("INSERT OR REPLACE INTO stage_files VALUES (?, ?, ?, ?, ?)",
-                                (sha, stage, key, rel, data))
-                    if stage == "faces" and rel == FACES_DOC:
-                        doc = json.loads(data)
+                    _put_file(con, (sha, stage, key, rel), data)
                 if stage == "events":
                     con.executemany(
                         "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(sha, key, int(t["track_id"]), t["start_s"], t["end_s"],
                           t["n_observations"], t["attributes"].get("age_group"),
                           json.dumps(t["attributes"])) for t in payload["track_summaries"]])
-                if doc is not None:
-                    con.executemany(
-                        "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(sha, key, int(t["track"]), t["n_faces"], t["quality"], t["face_px"],
-                          t["best_face_s"], json.dumps(t["template"]))
-                         for t in doc["tracks"]])
+                if rows:
+                    con.executemany("INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    [(sha, key, *r) for r in rows])
             root = _root(out_dir)
             con.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
                             [(root, rel, key, digest, json.dumps(meta))

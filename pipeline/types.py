@@ -309,29 +309,37 @@ class Track:
         return (f"Track(track_id={self.track_id}, source_id={self.source_id!r}, "
                 f"{self._n} observations, {span}, attributes={self.attributes})")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: times in seconds, boxes rounded to 0.1 px."""
-        extras = {k: v.tolist() for k, v in self.extras.items()}
-        return {
+    def to_dict(self, observations: bool = True) -> dict[str, Any]:
+        """JSON-ready form: times in seconds, boxes rounded to 0.1 px (``observations`` False:
+        without the ``observations`` list, which is then the one key left out)."""
+        d = {
             "track_id": self.track_id,
             "source": self.source_id,
             "start_s": round(self.start_s, 4),
             "end_s": round(self.end_s, 4),
             "n_observations": len(self),
             "attributes": self.attributes,
-            "observations": [
-                {
-                    "pts_s": round(t, 4),
-                    "frame": i,
-                    "xyxy": [round(v, 1) for v in b],
-                    "confidence": round(c, 4),
-                    **{k: round(v[n], 4) for k, v in extras.items() if v[n] == v[n]},
-                }
-                for n, (t, i, b, c) in enumerate(zip(
-                    self.pts_s.tolist(), self.frame_index.tolist(), self.xyxy.tolist(),
-                    self.confidence.tolist()))
-            ],
         }
+        if observations:
+            d["observations"] = self.observation_dicts()
+        return d
+
+    def observation_dicts(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Observations ``start:stop`` in the JSON-ready form of :meth:`to_dict`."""
+        sl = slice(start, len(self) if stop is None else stop)
+        extras = {k: v[sl].tolist() for k, v in self.extras.items()}
+        return [
+            {
+                "pts_s": round(t, 4),
+                "frame": i,
+                "xyxy": [round(v, 1) for v in b],
+                "confidence": round(c, 4),
+                **{k: round(v[n], 4) for k, v in extras.items() if v[n] == v[n]},
+            }
+            for n, (t, i, b, c) in enumerate(zip(
+                self.pts_s[sl].tolist(), self.frame_index[sl].tolist(), self.xyxy[sl].tolist(),
+                self.confidence[sl].tolist()))
+        ]
 
 
 @dataclass

@@ -173,3 +173,29 @@ def test_cli_bad_store_and_ray_address_are_one_line_exit_2(tmp_path, models_env)
                                   "--store", str(tmp_path / "case.sqlite")])
     assert r.exit_code == 2 and "--store" in r.output and "beside the originals" in r.output
     assert not (tmp_path / "case.sqlite").exists()
+
+
+def test_stage_files_given_as_paths_are_copied_in_whole_and_face_rows_go_to_their_table(tmp_path):
+    from types import SimpleNamespace
+
+    big = tmp_path / ".stage-tracks.npz.part"
+    data = np.random.default_rng(0).bytes(3 * (1 << 20) + 12345)  # several copy pieces
+    big.write_bytes(data)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    store = CaseStore(tmp_path / "case.sqlite")
+    run = store.start_run(tmp_path, ["scan"], "h", {}, "local")
+    result = SimpleNamespace(sha256_before=SHA, size_bytes=1, path="x.mp4", slug="x",
+                             status="ok", error=None, stages={})
+    rows = [(3, 2, "ok", 41.0, 1.5, "[0.1, 0.2]"), (4, 0, None, None, None, "null")]
+    store.save_source(run, 0, result, [
+        ("analysis", "k", 1.0, {"a": 1}, {"tracks.npz": big, "inline.bin": b"abc", "e": empty}),
+        ("faces", "f", 1.0, {"summary": {}, "slug": "x", "rows": rows}, {}),
+    ], [], tmp_path)
+    r = store.reader()
+    assert r.files(SHA, "analysis", "k") == {"tracks.npz": data, "inline.bin": b"abc", "e": b""}
+    assert r.get(SHA, "faces", "f") == {"summary": {}, "slug": "x"}  # rows are not kept twice
+    con = sqlite3.connect(tmp_path / "case.sqlite")
+    got = con.execute("SELECT track_id, n_faces, quality, face_px, best_face_s, template "
+                      "FROM faces ORDER BY track_id").fetchall()
+    assert got == rows

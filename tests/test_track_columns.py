@@ -154,3 +154,20 @@ def test_frame_observations_stream_every_observation_in_track_order() -> None:
         assert [(t.track_id, k) for t, k in frames.at(idx)] == want.get(idx, [])
     with pytest.raises(ValueError):
         frames.at(10)
+
+
+def test_tracks_jsonl_is_written_in_blocks_yet_each_line_is_the_tracks_json(tmp_path) -> None:
+    import json
+
+    from pipeline.outputs.tracks import _BLOCK, write_tracks_jsonl
+
+    rng = np.random.default_rng(5)
+    long_ = _track(7, np.arange(2 * _BLOCK + 345) / 10, rng)  # a parked figure: many blocks
+    long_.set_extra("inner_confidence", np.where(np.arange(len(long_)) % 3, np.nan, 0.25))
+    long_.attributes = {"age_group": "adult", "note": "ü \u2028"}
+    short = _track(8, [0.0, 0.1], rng)
+    one = _track(9, [5.0], rng)
+    write_tracks_jsonl([long_, short, one], tmp_path / "t.jsonl")
+    lines = (tmp_path / "t.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    assert lines == [json.dumps(t.to_dict(), ensure_ascii=False) for t in (long_, short, one)]
+    assert json.loads(lines[0])["observations"][_BLOCK]["pts_s"] == round(_BLOCK / 10, 4)

@@ -11,13 +11,24 @@ from pipeline.outputs.atomic import atomic_path
 from pipeline.types import Track
 
 
+_BLOCK = 1000
+
+
 def write_tracks_jsonl(tracks: list[Track], path: str | Path) -> None:
     """One JSON object per line per track: id, span (s), observations (pts_s, frame, xyxy)."""
     # backslashreplace: an undecodable byte in a source path (a lone surrogate) becomes the
     # JSON escape \udcXX, which reads back exactly.
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         for t in tracks:
-            fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")
+            # the line json.dumps(t.to_dict()) gives, written a block of observations at a
+            # time: a track held for an hour (a parked figure) has ~36,000 of them, ~25 MiB
+            # as dicts at once
+            head = json.dumps(t.to_dict(observations=False), ensure_ascii=False)
+            fh.write(head[:-1] + ', "observations": [')
+            for k in range(0, len(t), _BLOCK):
+                items = json.dumps(t.observation_dicts(k, k + _BLOCK), ensure_ascii=False)[1:-1]
+                fh.write((", " if k else "") + items)
+            fh.write("]}\n")
 
 
 def _mot_rows(t: Track) -> Iterator[tuple[int, int, float, float, float, float, float]]:
