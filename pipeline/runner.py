@@ -160,6 +160,25 @@ def process_source(
         OutputError: the outputs cannot be written (disk full, permissions).
     """
     res = SourceResult(path=str(path))
+    try:
+        return _process_source(res, path, out_dir, cfg, models, slug_suffix, store, on_start,
+                               on_frame)
+    except BaseException:
+        res.drop_spilled()  # stage files nobody will store (disk full, a bug, an interrupt)
+        raise
+
+
+def _process_source(
+    res: SourceResult,
+    path: Path,
+    out_dir: Path,
+    cfg: Config,
+    models: Models,
+    slug_suffix: int,
+    store: StoreReader | None,
+    on_start: Callable[[VideoSource], None] | None,
+    on_frame: Callable[[Frame], None] | None,
+) -> SourceResult:
     timer = _Timer()
     t0 = time.perf_counter()
     try:

@@ -221,9 +221,11 @@ def _run_scan(
     def on_result(job: Job, r: SourceResult) -> None:
         # The stage outputs are committed before anything points at them: a kill after this
         # line resumes with this file reused, a kill before it recomputes it.
-        store.save_source(run_id, job.position, r, r.new_stages, r.artifacts, out_dir)
+        try:
+            store.save_source(run_id, job.position, r, r.new_stages, r.artifacts, out_dir)
+        finally:
+            r.drop_spilled()  # stored now, or a rerun computes them again
         r.new_stages, r.artifacts = [], []
-        r.drop_spilled()
         done[job.position] = r
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")
