@@ -81,7 +81,9 @@ def tmpfs(tmp_path):
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+        # lazily if busy (a file of the scan may still be open): never leave the mount behind
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_real_disk_full_then_rerun(tmp_path, models_env, tmpfs):
