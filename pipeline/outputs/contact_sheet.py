@@ -31,6 +31,12 @@ def sheet_times(first_s: float, last_s: float, n: int) -> list[float]:
     return [first_s + step * (k + 0.5) for k in range(n)]
 
 
+def sheet_windows(first_s: float, last_s: float, n: int) -> list[tuple[float, float]]:
+    """Per tile, the span its frame is taken from (around each of :func:`sheet_times`)."""
+    slack = (last_s - first_s) / max(n, 1) / 2
+    return [(max(t - slack, first_s), t + max(slack, 2.0)) for t in sheet_times(first_s, last_s, n)]
+
+
 def _tile_frames(source: str, first_s: float, last_s: float, n: int) -> Iterator[Frame]:
     """One frame near each of :func:`sheet_times`: the keyframe at or before the time when it
     lies within half a tile's spacing of it (no decoding beyond that keyframe), else the first
@@ -40,14 +46,11 @@ def _tile_frames(source: str, first_s: float, last_s: float, n: int) -> Iterator
     decode to each exact time cost up to a keyframe interval each: 1.5 s on a 10-minute file
     with 25 s between keyframes, before).
     """
-    times = sheet_times(first_s, last_s, n)
-    slack = (last_s - first_s) / max(n, 1) / 2
     last: float | None = None
-    for t in times:
-        lo = max(t - slack, first_s)
+    for t, (lo, hi) in zip(sheet_times(first_s, last_s, n), sheet_windows(first_s, last_s, n)):
         if last is not None:
             lo = max(lo, last + 1e-6)
-        frame = next(iter(decode_segment(source, lo, t + max(slack, 2.0), seek_s=t)), None)
+        frame = next(iter(decode_segment(source, lo, hi, seek_s=t)), None)
         if frame is not None:
             last = frame.pts_s
             yield frame

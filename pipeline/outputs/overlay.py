@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,20 +51,57 @@ class StoredTrack:
         return None
 
 
-def load_tracks(path: Path) -> dict[int, StoredTrack]:
-    """Read a source's ``tracks.jsonl`` into {track id: StoredTrack}."""
+_REACH_S = max(_MAX_INTERP_GAP_S, _NEAREST_S)  # farthest observation box_at looks at
+
+
+def load_tracks(path: Path, windows: Sequence[tuple[float, float]] | None = None
+                ) -> dict[int, StoredTrack]:
+    """Read a source's ``tracks.jsonl`` into {track id: StoredTrack}.
+
+    ``windows``: the (start_s, end_s) spans that will be drawn. Observations farther than
+    ``box_at`` ever looks from all of them are dropped as the file is parsed, so
+    :meth:`StoredTrack.box_at` inside a window answers as with every observation, and a long
+    source's tracks are never held whole (an hour of busy footage: ~245k observations, one
+    track of ~36k). Tracks left without an observation are left out. None: everything.
+    """
+    lo = hi = None
+    if windows is not None:
+        merged: list[list[float]] = []
+        for a, b in sorted((a - _REACH_S, b + _REACH_S) for a, b in windows):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        lo = np.asarray([m[0] for m in merged])
+        hi = np.asarray([m[1] for m in merged])
+
+    def observation(d: dict[str, Any]) -> Any:
+        # called for every JSON object as it is parsed, innermost first: an observation
+        # becomes a row, or None outside the windows, before the next one is read
+        if "pts_s" not in d or "xyxy" not in d:
+            return d
+        t = d["pts_s"]
+        if lo is not None:
+            k = int(np.searchsorted(lo, t, side="right")) - 1
+            if k < 0 or t > hi[k]:
+                return None
+        return (t, *d["xyxy"], d["confidence"])
+
     out: dict[int, StoredTrack] = {}
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.strip():
                 continue
-            d = json.loads(line)
-            obs = d.get("observations", [])
+            d = json.loads(line, object_hook=observation)
+            rows = np.asarray([o for o in d.get("observations", []) if o is not None],
+                              np.float64).reshape(-1, 6)
+            if windows is not None and not len(rows):
+                continue
             out[int(d["track_id"])] = StoredTrack(
                 track_id=int(d["track_id"]),
-                pts_s=np.asarray([o["pts_s"] for o in obs], np.float64),
-                xyxy=np.asarray([o["xyxy"] for o in obs], np.float32).reshape(-1, 4),
-                confidence=np.asarray([o["confidence"] for o in obs], np.float32),
+                pts_s=rows[:, 0].copy(),
+                xyxy=rows[:, 1:5].astype(np.float32),
+                confidence=rows[:, 5].astype(np.float32),
                 age_group=str((d.get("attributes") or {}).get("age_group", "unknown")),
             )
     return out

@@ -22,7 +22,7 @@ from pipeline.errors import InputError
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.clips import (CLIPS_DIR, ClipJob, ClipResult, event_job, match_job,
                                     render_jobs, safe_name as clip_name)
-from pipeline.outputs.contact_sheet import write_contact_sheet
+from pipeline.outputs.contact_sheet import sheet_windows, write_contact_sheet
 from pipeline.outputs.overlay import StoredTrack, load_tracks, source_info
 from pipeline.outputs.video import Annotator
 from pipeline.store import CaseStore
@@ -64,26 +64,43 @@ def run_render_pass(out_dir: Path, cfg: OutputConfig, inputs: list[dict[str, Any
     by_path = {e["path"]: e for e in inputs if e.get("slug")}
     loaded: dict[str, dict[int, StoredTrack]] = {}
 
-    def tracks_for(source: str) -> dict[int, StoredTrack]:
-        if source not in loaded:
-            rel = (by_path.get(source) or {}).get("outputs", {}).get("tracks_jsonl")
-            loaded[source] = load_tracks(out_dir / rel) if rel else {}
-        return loaded[source]
-
     def facts(source: str) -> tuple[str | None, float | None]:
         return source_info(by_path.get(source) or {})
 
-    problems: list[str] = []
-    n_clips = 0
+    jobs: list[ClipJob] = []
+    events_doc: dict[str, Any] = {"events": []}
+    matches_doc = None
     if cfg.event_clips:
-        events_doc = read_json(out_dir / EVENTS) if (out_dir / EVENTS).exists() else {"events": []}
-        jobs: list[ClipJob] = [event_job(ev, *facts(ev["source"])) for ev in events_doc["events"]]
-        matches_doc = None
+        if (out_dir / EVENTS).exists():
+            events_doc = read_json(out_dir / EVENTS)
+        jobs = [event_job(ev, *facts(ev["source"])) for ev in events_doc["events"]]
         if (out_dir / MATCHES).exists():
             matches_doc = read_json(out_dir / MATCHES)
             for k, m in enumerate(matches_doc.get("matches", []), 1):
                 mid = str(m.get("id") or f"match-{k}")
                 jobs.append(match_job(m, mid, *facts(m["source"])))
+    # The spans each source's tracks are drawn in: only those observations are read (a long
+    # source's whole tracks.jsonl parsed at once was the top of a 60-minute scan's memory).
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for job in jobs:
+        spans.setdefault(job.source, []).append(
+            (job.start_s - cfg.clip_pre_roll_s, job.end_s + cfg.clip_post_roll_s))
+    if cfg.contact_sheet:
+        for entry in inputs:
+            dec = entry.get("decode") or {}
+            if entry.get("slug") and dec.get("first_pts_s") is not None:
+                spans.setdefault(entry["path"], []).extend(sheet_windows(
+                    dec["first_pts_s"], dec["last_pts_s"], cfg.contact_sheet_frames))
+
+    def tracks_for(source: str) -> dict[int, StoredTrack]:
+        if source not in loaded:
+            rel = (by_path.get(source) or {}).get("outputs", {}).get("tracks_jsonl")
+            loaded[source] = load_tracks(out_dir / rel, spans.get(source, [])) if rel else {}
+        return loaded[source]
+
+    problems: list[str] = []
+    n_clips = 0
+    if cfg.event_clips:
         results = cache.render_clips(jobs, tracks_for)
         n_ev = len(events_doc["events"])
         for ev, res in zip(events_doc["events"], results[:n_ev]):
