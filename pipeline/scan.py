@@ -23,6 +23,7 @@ from pipeline.inputs import InputSet, display_name, expand_inputs, one_line
 from pipeline.manifest import hash_outputs, software_versions
 from pipeline.outputs.atomic import write_json_atomic
 from pipeline.outputs.deliver import deliver_outputs, stored_items
+from pipeline.memory import release_free_memory
 from pipeline.outputs.face_reports import copy_reference_thumbnails, write_face_reports
 from pipeline.executors import Job, Worker, make_jobs, run_local, run_processes, run_ray
 from pipeline.models import resolve_model_ids
@@ -226,6 +227,7 @@ def _run_scan(
         finally:
             r.drop_spilled()  # stored now, or a rerun computes them again
         r.new_stages, r.artifacts = [], []
+        release_free_memory()  # what the source held, before the next one or the render pass
         done[job.position] = r
         if r.status != "ok":
             report_line(f"reunite: {r.status.upper()} {r.error}")
