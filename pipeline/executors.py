@@ -128,16 +128,38 @@ def _run_in_process(job: Job) -> SourceResult:
     return _WORKER.run(job)
 
 
+_POOL_RESTARTS = 2
+
+
 def run_processes(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
                   on_result: OnResult) -> None:
-    """``n`` spawned worker processes; a dead worker fails only its file."""
+    """``n`` spawned worker processes; a dead worker fails only its file.
+
+    A worker that dies holding no file (at start-up, loading models; or between files) leaves
+    pebble no task to blame, and it breaks the whole pool. The files not finished then go to a
+    fresh pool, up to ``_POOL_RESTARTS`` times, and after that each fails with one line.
+    """
+    todo = list(jobs)
+    for _ in range(_POOL_RESTARTS + 1):
+        todo = _run_pool(todo, n, worker_args, on_result)
+        if not todo:
+            return
+    for job in todo:
+        on_result(job, died(job, "the worker processes kept dying before they could take it"))
+
+
+def _run_pool(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
+              on_result: OnResult) -> list[Job]:
+    """Run ``jobs`` in one pool; returns the ones not finished when the pool broke ([]: all)."""
     import multiprocessing
     from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     from pebble import ProcessExpired, ProcessPool
 
     pool = ProcessPool(max_workers=n, initializer=_init_process, initargs=(worker_args,),
                        context=multiprocessing.get_context("spawn"))
+    finished: set[int] = set()
     try:
         futures = {pool.schedule(_run_in_process, args=(job,)): job for job in jobs}
         for fut in as_completed(futures):
@@ -146,6 +168,10 @@ def run_processes(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
                 r = fut.result()
             except ProcessExpired as exc:
                 r = died(job, _exit_description(exc.exitcode))
+            except BrokenProcessPool:
+                pool.stop()
+                pool.join()
+                return [j for j in jobs if j.position not in finished]
             except BaseException as exc:
                 # A bug (or a full disk) in a worker: show the worker's own traceback.
                 tb = getattr(exc, "traceback", None)
@@ -154,12 +180,14 @@ def run_processes(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
                           file=sys.stderr)
                 raise
             on_result(job, r)
+            finished.add(job.position)
     except BaseException:
         pool.stop()
         pool.join()
         raise
     pool.close()
     pool.join()
+    return []
 
 
 def _exit_description(code: int | None) -> str:

@@ -38,23 +38,28 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _cpu_ticks(pid: int) -> int:
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return -1
-    return int(f[11]) + int(f[12])
+def _workers(pid: int) -> list[int]:
+    """The spawned worker processes of the scan ``pid`` (not multiprocessing's resource tracker)."""
+    return [c for c in _children(pid)
+            if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
-def _busiest_worker(pid: int) -> int | None:
-    """The spawned worker process using the most CPU over half a second (it holds a file)."""
-    kids = [c for c in _children(pid)
-            if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()]
-    before = {c: _cpu_ticks(c) for c in kids}
-    time.sleep(0.5)
-    delta = {c: _cpu_ticks(c) - t for c, t in before.items()}
-    busy = [c for c, d in delta.items() if d > 0]
-    return max(busy, key=delta.get) if busy else None
+def _worker_holding_a_file(pid: int, folder: Path) -> int | None:
+    """A spawned worker with one of ``folder``'s files open (analysing it), or None.
+
+    (The busiest worker is not enough: under load it may still be loading its models.)"""
+    for c in _workers(pid):
+        try:
+            fds = list(Path(f"/proc/{c}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd).startswith(str(folder) + os.sep):
+                    return c
+            except OSError:
+                continue
+    return None
 
 
 def test_a_worker_killed_mid_file_fails_that_file_only(batch_dir, baseline, models_dir, tmp_path):
@@ -66,11 +71,11 @@ def test_a_worker_killed_mid_file_fails_that_file_only(batch_dir, baseline, mode
     victim = None
     deadline = time.monotonic() + 120
     while victim is None and time.monotonic() < deadline and p.poll() is None:
-        # wait until a worker is past its start-up and analysing (the store has a result or
-        # a few seconds have passed), then crash it the way a decoder bug would
-        time.sleep(2.0)
-        victim = _busiest_worker(p.pid)
-    assert victim is not None, "no busy worker found"
+        # wait until a worker holds one of the files, then crash it the way a decoder bug
+        # would
+        time.sleep(0.2)
+        victim = _worker_holding_a_file(p.pid, batch_dir)
+    assert victim is not None, "no worker holding a file found"
     os.kill(victim, signal.SIGSEGV)
     _, err = p.communicate(timeout=900)
     lines = [ln for ln in err.splitlines() if ln.startswith("reunite:")]
@@ -84,4 +89,25 @@ def test_a_worker_killed_mid_file_fails_that_file_only(batch_dir, baseline, mode
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "manifest.json").read_text())
     assert m["summary"]["reused"]["analysis"] == 5
+    assert results_of(out) == results_of(base_out)
+
+
+def test_a_worker_killed_while_starting_does_not_stop_the_batch(batch_dir, baseline, models_dir,
+                                                                  tmp_path):
+    """A worker that dies holding no file (here: while it loads its models) breaks pebble's
+    pool; the files go to a fresh pool and all finish."""
+    base_out, _ = baseline
+    out, home = tmp_path / "out", tmp_path / "home"
+    args = [str(batch_dir), "--out", str(out), "--workers", "2"]
+    p = subprocess.Popen(scan_cmd(*args), env=scan_env(models_dir, home), cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+        workers = _workers(p.pid)
+    assert workers, "no worker started"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == 0 and "Traceback" not in err, err
     assert results_of(out) == results_of(base_out)
