@@ -105,15 +105,17 @@ class _Timer:
 
 
 @contextmanager
-def _spill(src_dir: Path, res: SourceResult, name: str) -> Iterator[BinaryIO]:
-    """An open file for one stage file, hidden in the source's output folder and listed in
-    ``res.spilled``."""
+def _spill(src_dir: Path, res: SourceResult, name: str, files: dict[str, bytes | Path]
+           ) -> Iterator[BinaryIO]:
+    """An open file for the stage file ``name``, hidden in the source's output folder, listed
+    in ``res.spilled`` and entered in ``files`` under ``name``."""
     try:
         src_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=src_dir, prefix=f".stage-{name}.", suffix=".part")
     except OSError as exc:
         raise output_error(src_dir, exc) from None
     res.spilled.append(Path(tmp))
+    files[name] = Path(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -248,13 +250,11 @@ def _process_source(
         files: dict[str, bytes | Path] = {}
         for stale in src_dir.glob(".stage-*.part"):  # left by a scan killed before storing
             stale.unlink(missing_ok=True)
-        with _spill(src_dir, res, TRACKS_FILE) as fh:
+        with _spill(src_dir, res, TRACKS_FILE, files) as fh:
             stored_tracks, _ = tracks_to_stage(tracks, fh)
-        files[TRACKS_FILE] = res.spilled[-1]
         if candidates is not None:
-            with _spill(src_dir, res, CANDIDATES_FILE) as fh:
+            with _spill(src_dir, res, CANDIDATES_FILE, files) as fh:
                 candidates_to_stage(candidates, fh)
-            files[CANDIDATES_FILE] = res.spilled[-1]
         payload = {"probe": res.probe, "decode": res.decode, "n_detections": res.n_detections,
                    "schedule": res.schedule, "tracks": stored_tracks,
                    "face_candidates": candidates is not None}
