@@ -63,19 +63,38 @@ def faces_key(upstream: str, cfg: Config, face_models_id: dict[str, Any]) -> str
 
 TRACKS_FILE = "tracks.npz"
 CANDIDATES_FILE = "face_candidates.npz"
-_COLUMNS = (("pts_s", np.float64, ()), ("frame_index", np.int64, ()), ("xyxy", np.float32, (4,)),
+_COLUMNS = (("pts_s", np.float64, ()), ("frame_index", np.int32, ()), ("xyxy", np.float32, (4,)),
             ("confidence", np.float32, ()))
 
 
-def _npz(arrays: Iterable[tuple[str, np.ndarray]], into: BinaryIO | None = None) -> bytes | None:
-    """A compressed ``.npz`` of named arrays (what ``np.savez_compressed`` writes), written one
-    array at a time as ``arrays`` yields them; no pickle. Written into ``into`` (an open
-    binary file: returns None) or returned as bytes."""
+class _Rows:
+    """An array handed to :func:`_npz` as consecutive blocks of rows, never joined: a busy
+    hour's box column is ~4 MiB, and joining it and then writing it took ~17 MiB for a
+    moment (the join, then ``write_array``'s buffered copies)."""
+
+    def __init__(self, dtype: Any, n_rows: int, row_shape: tuple[int, ...],
+                 blocks: Iterable[np.ndarray]) -> None:
+        self.dtype, self.shape, self.blocks = np.dtype(dtype), (n_rows, *row_shape), blocks
+
+
+def _npz(arrays: Iterable[tuple[str, np.ndarray | _Rows]], into: BinaryIO | None = None
+         ) -> bytes | None:
+    """A compressed ``.npz`` of named arrays (what ``np.savez_compressed`` writes, read back
+    by ``np.load``), written one array, or one block of rows (:class:`_Rows`), at a time as
+    ``arrays`` yields them; no pickle. Written into ``into`` (an open binary file: returns
+    None) or returned as bytes."""
     buf = io.BytesIO() if into is None else into
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for key, arr in arrays:
             with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
+                if not isinstance(arr, _Rows):
+                    np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
+                    continue
+                header = {"descr": np.lib.format.dtype_to_descr(arr.dtype),
+                          "fortran_order": False, "shape": arr.shape}
+                np.lib.format.write_array_header_2_0(fh, header)
+                for block in arr.blocks:
+                    fh.write(np.ascontiguousarray(block, arr.dtype).reshape(-1).view(np.uint8))
     return buf.getvalue() if into is None else None
 
 
@@ -87,8 +106,8 @@ def tracks_to_stage(tracks: Sequence[Track], into: BinaryIO | None = None
     The columns keep the tracks' own dtypes (float64 times, float32 boxes, confidences and
     extras), so tracks read back with :func:`tracks_from_stage` are exactly the live ones and
     everything computed from them (events, tracks.jsonl) is byte-identical. No pickle: the
-    ``.npz`` holds plain arrays only, read with ``allow_pickle=False``. One column is built at
-    a time, so the transient memory is one column of the source, not all of it; with
+    ``.npz`` holds plain arrays only, read with ``allow_pickle=False``. Each column is written
+    track by track, so the transient memory is one track's column, not the source's; with
     ``into`` (an open binary file) the ``.npz`` goes there and None comes back instead of
     its bytes (a busy hour's is ~11 MiB, held until the driver stores it otherwise).
     """
@@ -96,14 +115,16 @@ def tracks_to_stage(tracks: Sequence[Track], into: BinaryIO | None = None
     meta = [{"track_id": t.track_id, "attributes": t.attributes, "extras": list(t.extras)}
             for t in tracks]
 
-    def columns() -> Iterator[tuple[str, np.ndarray]]:
-        yield "n", np.asarray([len(t) for t in tracks], np.int64)
+    def columns() -> Iterator[tuple[str, np.ndarray | _Rows]]:
+        n = np.asarray([len(t) for t in tracks], np.int64)
+        yield "n", n
+        rows = int(n.sum())
         for name, dtype, shape in _COLUMNS:
-            yield name, np.concatenate([getattr(t, name) for t in tracks] or [np.zeros((0, *shape), dtype)])
+            yield name, _Rows(dtype, rows, shape, (getattr(t, name) for t in tracks))
         for k, name in enumerate(names):
-            yield f"extras_{k}", np.concatenate(
-                [t.extras[name] if name in t.extras else np.full(len(t), np.nan, np.float32)
-                 for t in tracks] or [np.zeros(0, np.float32)])
+            yield f"extras_{k}", _Rows(np.float32, rows, (), (
+                t.extras[name] if name in t.extras else np.full(len(t), np.nan, np.float32)
+                for t in tracks))
 
     return {"extras_names": names, "tracks": meta}, _npz(columns(), into)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 
@@ -122,7 +123,8 @@ def test_face_candidates_state_round_trip():
     for tid in (3, 1):
         assert np.array_equal(back.appearance(tid), c.appearance(tid))
         assert back.best_candidate(tid)[0] == c.best_candidate(tid)[0]
-        assert [vars(x) for x in back._tracks[tid].candidates] == [vars(x) for x in c._tracks[tid].candidates]
+        got, want = back._tracks[tid].candidates, c._tracks[tid].candidates
+        assert [dataclasses.asdict(x) for x in got] == [dataclasses.asdict(x) for x in want]
     empty = candidates_from_stage(candidates_to_stage(FaceCandidates(cfg)), load_config())
     assert len(empty) == 0 and empty.wanted() == {}
 
@@ -199,3 +201,24 @@ def test_stage_files_given_as_paths_are_copied_in_whole_and_face_rows_go_to_thei
     got = con.execute("SELECT track_id, n_faces, quality, face_px, best_face_s, template "
                       "FROM faces ORDER BY track_id").fetchall()
     assert got == rows
+
+
+def test_stored_columns_are_the_tracks_joined_and_no_tracks_store_empty_columns():
+    """The columns are written track by track; read back they are the joined columns."""
+    import io
+
+    tracks = []
+    for tid, n in ((1, 3), (2, 0), (3, 5)):
+        t = Track(tid, "x.mp4")
+        for k in range(n):
+            t.add(float(k + tid), k, np.array([k, tid, k + 5, tid + 9], float), 0.5 + k / 100)
+        tracks.append(t)
+    _, blob = tracks_to_stage(tracks)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        assert z["xyxy"].shape == (8, 4) and z["xyxy"].dtype == np.float32
+        assert np.array_equal(z["xyxy"], np.concatenate([t.xyxy for t in tracks]))
+        assert np.array_equal(z["pts_s"], np.concatenate([t.pts_s for t in tracks]))
+    assert _stored([]) == []
+    _, blob = tracks_to_stage([])
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        assert z["xyxy"].shape == (0, 4) and z["frame_index"].shape == (0,)
