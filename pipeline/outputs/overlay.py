@@ -7,7 +7,6 @@ from a finished scan.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.outputs.jsonl_stream import read_objects
 from pipeline.types import Detections
 
 GROUP_CLASS = {"adult": 0, "child": 1, "unknown": 2}
@@ -88,22 +88,19 @@ def load_tracks(path: Path, windows: Sequence[tuple[float, float]] | None = None
         return (t, *d["xyxy"], d["confidence"])
 
     out: dict[int, StoredTrack] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            d = json.loads(line, object_hook=observation)
-            rows = np.asarray([o for o in d.get("observations", []) if o is not None],
-                              np.float64).reshape(-1, 6)
-            if windows is not None and not len(rows):
-                continue
-            out[int(d["track_id"])] = StoredTrack(
-                track_id=int(d["track_id"]),
-                pts_s=rows[:, 0].copy(),
-                xyxy=rows[:, 1:5].astype(np.float32),
-                confidence=rows[:, 5].astype(np.float32),
-                age_group=str((d.get("attributes") or {}).get("age_group", "unknown")),
-            )
+    # a track's line can be megabytes long: its observations are parsed one at a time
+    for d in read_objects(path, observation, "observations"):
+        rows = np.asarray([o for o in d.get("observations", []) if o is not None],
+                          np.float64).reshape(-1, 6)
+        if windows is not None and not len(rows):
+            continue
+        out[int(d["track_id"])] = StoredTrack(
+            track_id=int(d["track_id"]),
+            pts_s=rows[:, 0].copy(),
+            xyxy=rows[:, 1:5].astype(np.float32),
+            confidence=rows[:, 5].astype(np.float32),
+            age_group=str((d.get("attributes") or {}).get("age_group", "unknown")),
+        )
     return out
 
 
