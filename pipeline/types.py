@@ -169,7 +169,8 @@ class Track:
         track_id: id, unique within the source.
         source_id: the source the track belongs to.
         pts_s: (T,) float64 times of the observations (seconds).
-        frame_index: (T,) int64 decoded frame numbers of the observations.
+        frame_index: (T,) int32 decoded frame numbers of the observations (2^31 frames is
+            two years at 30 fps; half the bytes of int64 on ~250k observations an hour).
         xyxy: (T, 4) float32 boxes of the observations (absolute pixels).
         confidence: (T,) float32 detector confidence per observation.
         extras: per-observation scalars from the analysis pass, by name (e.g.
@@ -190,7 +191,7 @@ class Track:
         self.attributes: dict[str, Any] = {} if attributes is None else attributes
         self._pts = _column(pts_s, np.float64, "pts_s")
         self._n = len(self._pts)
-        self._frame = _column(frame_index, np.int64, "frame_index")
+        self._frame = _column(frame_index, np.int32, "frame_index")
         self._xyxy = _column(xyxy, np.float32, "xyxy", 4)
         self._conf = _column(confidence, np.float32, "confidence")
         self._extras: dict[str, np.ndarray] = {}
@@ -244,6 +245,11 @@ class Track:
         self._pts, self._frame = fit(self._pts), fit(self._frame)
         self._xyxy, self._conf = fit(self._xyxy), fit(self._conf)
         self._extras = {k: fit(v, np.nan) for k, v in self._extras.items()}
+
+    @property
+    def spare_rows(self) -> int:
+        """Room held for more observations beyond the :func:`len` held now."""
+        return len(self._pts) - self._n
 
     def compact(self) -> None:
         """Release the room kept for more observations (when the track is complete)."""

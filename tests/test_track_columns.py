@@ -31,7 +31,7 @@ def test_columns_have_the_vocabulary_dtypes_and_are_read_only() -> None:
     t = Track(3, "s")
     t.add(0.5, 5, np.array([1, 2, 3, 4]), 0.9, {"inner_confidence": 0.2})
     t.add(0.7, 7, np.array([2, 2, 4, 4]), 0.8)
-    assert t.pts_s.dtype == np.float64 and t.frame_index.dtype == np.int64
+    assert t.pts_s.dtype == np.float64 and t.frame_index.dtype == np.int32
     assert t.xyxy.dtype == np.float32 and t.xyxy.shape == (2, 4) and t.boxes() is not None
     assert t.confidence.dtype == np.float32
     assert t.pts_s.tolist() == [0.5, 0.7] and t.frame_index.tolist() == [5, 7]
