@@ -437,8 +437,7 @@ def _analyse(
     (tracking.interpolate), held frames the last detection again.
     """
     tracker = build_tracker(cfg.tracker)
-    # a track unseen past the tracker's lost timeout is finished: compacted as the pass goes
-    history = TrackHistory(source.source_id, cfg.tracker.lost_timeout_s + 1.0)
+    history = TrackHistory(source.source_id)
     filler = GapFiller(history, cfg.tracker.interpolate_max_gap_s)
     schedule = DetectionSchedule(cfg.detector)
     found = det = Detections.empty()

@@ -85,27 +85,7 @@ def test_reset() -> None:
     assert history.source_id == "clip"
 
 
-def test_finished_tracks_are_compacted_during_the_stream() -> None:
-    """A track unseen for ``finished_after_s`` gives up its spare room while the stream goes
-    on (a long source holds its tracks at their exact size); a live one keeps growing."""
-    history = TrackHistory("clip", finished_after_s=2.0)
-    for k in range(100):  # track 1 for 10 s; track 2 from 0 to 40 s
-        t = 0.1 * k
-        history.add(_tracked([[0, 0, 10, 20], [50, 0, 60, 20]], [1, 2]), t, k)
-    for k in range(100, 400):
-        history.add(_tracked([[50, 0, 60, 20]], [2]), 0.1 * k, k)
-    t1 = history[1]
-    t2 = history[2]
-    assert len(t1) == 100 and t1.spare_rows == 0
-    assert len(t2) == 400 and t2.spare_rows > 0  # still open
-    # a compacted track that comes back grows again and keeps every observation
-    history.add(_tracked([[1, 0, 11, 20]], [1]), 40.0, 400)
-    tracks = history.tracks()
-    assert len(tracks[0]) == 101 and tracks[0].frame_index[-1] == 400
-    assert all(t.spare_rows == 0 for t in tracks)
-
-
-def test_without_finished_after_tracks_keep_their_room_until_the_end() -> None:
+def test_tracks_keep_their_room_until_the_end() -> None:
     history = TrackHistory("clip")
     for k in range(100):
         history.add(_tracked([[0, 0, 10, 20]], [1]), 0.1 * k, k)
