@@ -415,9 +415,8 @@ def _open_source(path: Path, cfg: Config) -> VideoSource:
 
 
 # The pass frees as much as it allocates (decoded pictures, detector tensors, face crops), but
-# glibc keeps the freed pages of a fragmented heap: a busy source's resident size crept up by
-# ~10 MiB per 15 minutes from that alone, with ~25-70 MiB of its heap free. Trimming that
-# often costs a few milliseconds.
+# glibc keeps the freed pages of a fragmented heap resident: 25-70 MiB of the heap was free
+# during a 15-minute busy clip's pass (mallinfo2). Each trim costs a few milliseconds.
 _TRIM_EVERY_S = 10.0
 
 
