@@ -63,10 +63,18 @@ class MotionGate:
         sh = max(1, round(h * sw / max(w, 1)))
         # Box-average by a whole factor first (cv2's INTER_AREA is ~4x faster at an integer
         # ratio: 0.26 against 0.9 ms from 768x432), then a bilinear step to the exact size.
+        # The factor is taken in halvings where it is even: INTER_AREA at exactly 2x has a
+        # fast path (two halvings of 768x432 take 17 us, one 4x step 113 us; the averages
+        # differ by rounding, at most one grey level).
         k = max(1, w // sw)
         grey = image
+        while k % 2 == 0:
+            grey = cv2.resize(grey, (max(1, grey.shape[1] // 2), max(1, grey.shape[0] // 2)),
+                              interpolation=cv2.INTER_AREA)
+            k //= 2
         if k > 1:
-            grey = cv2.resize(image, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(grey, (max(1, grey.shape[1] // k), max(1, grey.shape[0] // k)),
+                              interpolation=cv2.INTER_AREA)
         if grey.shape[:2] != (sh, sw):
             grey = cv2.resize(grey, (sw, sh), interpolation=cv2.INTER_LINEAR)
         if grey.ndim == 3:

@@ -55,6 +55,24 @@ def test_motion_gate_sees_a_small_walker_and_accumulates_slow_motion():
     assert any(seen)
 
 
+@pytest.mark.parametrize("size", [(432, 768), (1080, 1920), (576, 768), (241, 333)])
+def test_motion_gate_small_copy_is_the_box_average(size):
+    # the small copy is built by halvings where the factor is even (a fast path of OpenCV);
+    # it must stay the plain box average by the whole factor, up to rounding
+    h, w = size
+    img = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 256, (h, w), dtype=np.uint8), (5, 5), 0)
+    gate = MotionGate(width=160)
+    k = w // 160
+    ref = cv2.resize(img, (w // k, h // k), interpolation=cv2.INTER_AREA) if k > 1 else img
+    sh = max(1, round(h * 160 / w))
+    if ref.shape[:2] != (sh, 160):
+        ref = cv2.resize(ref, (160, sh), interpolation=cv2.INTER_LINEAR)
+    ref = cv2.GaussianBlur(ref, (3, 3), 0)
+    small = gate.small(img)
+    assert small.shape == ref.shape == (sh, 160)
+    assert np.abs(small.astype(int) - ref.astype(int)).max() <= 2
+
+
 @pytest.mark.parametrize("kw", [{"width": 8}, {"pixel_threshold": 0}, {"min_area": 1.5},
                                 {"refresh_s": 0}])
 def test_motion_gate_rejects_bad_arguments(kw):
