@@ -2,7 +2,7 @@
 
     REUNITE_MODELS=../shared/models .venv/bin/python bench/eval_events.py CLIPS_DIR... \\
         [--negatives ../shared/data/pedestrians] [--config configs/high_recall.yaml]
-        [--set events.carry_min_duration_s=0.8 ...]
+        [--set events.carry_min_duration_s=0.8 ...] [--split tune] [--store runs/eval.sqlite]
 
 Each CLIPS_DIR holds clips and a ``ground_truth.json`` (see bench/make_event_clips.py for the
 format and how each clip was made). Every clip is scanned with the given config; a predicted
@@ -46,10 +46,10 @@ def match(pred: list[dict], gt: list[dict], kind: str) -> tuple[int, int, int]:
     return tp, len(p) - tp, len(g) - tp
 
 
-def scan(paths: list[str], cfg, detector) -> dict:
+def scan(paths: list[str], cfg, detector, store: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as td:
         manifest, _ = run_scan(paths, Path(td) / "out", cfg, lambda: detector,
-                               report_line=lambda s: None)
+                               report_line=lambda s: None, store_path=store)
         return {Path(i["path"]).name: i for i in manifest["inputs"]}
 
 
@@ -60,12 +60,19 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=None, help="a config file, e.g. a preset")
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--type", default="carry", choices=["carry", "lead_away"])
+    ap.add_argument("--split", default="all", choices=["tune", "test", "all"],
+                    help="scan only this split's clips (tune while choosing thresholds: the "
+                         "test clips are then never scanned)")
+    ap.add_argument("--store", type=Path, default=None,
+                    help="a case store kept between runs: re-runs with other events settings "
+                         "reuse the detection and tracking (pipeline/store.py)")
     args = ap.parse_args()
     cfg = load_config(args.config, args.sets + ["output.annotated_video=false"])
     detector = build_person_detector(cfg.detector, cfg.models)
     gt = [dict(c, path=str(d / c["file"]))
-          for d in args.clips for c in json.loads((d / "ground_truth.json").read_text())["clips"]]
-    results = scan([c["path"] for c in gt], cfg, detector)
+          for d in args.clips for c in json.loads((d / "ground_truth.json").read_text())["clips"]
+          if args.split == "all" or c["split"] == args.split]
+    results = scan([c["path"] for c in gt], cfg, detector, args.store)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     print(f"{'clip':62s} {'split':5s} {'TP':>3s} {'FP':>3s} {'FN':>3s}  predicted spans")
     for c in gt:
@@ -76,13 +83,13 @@ def main() -> None:
             t[0], t[1], t[2] = t[0] + tp, t[1] + fp, t[2] + fn
         spans = [f"{e['start_s']:.1f}-{e['end_s']:.1f}" for e in r["events"] if e["type"] == args.type]
         print(f"{c['file'][:62]:62s} {c['split']:5s} {tp:3d} {fp:3d} {fn:3d}  {spans}")
-    for key in ("tune", "test", "all"):
+    for key in (("tune", "test", "all") if args.split == "all" else (args.split,)):
         tp, fp, fn = totals[key]
         prec = tp / (tp + fp) if tp + fp else float("nan")
         rec = tp / (tp + fn) if tp + fn else float("nan")
         print(f"{args.type} {key:4s}: precision {prec:.2f} recall {rec:.2f} (TP {tp}, FP {fp}, FN {fn})")
     if args.negatives:
-        res = scan([str(args.negatives)], cfg, detector)
+        res = scan([str(args.negatives)], cfg, detector, args.store)
         total_fp = total_min = 0.0
         for name, r in sorted(res.items()):
             dur = (r.get("decode") or {}).get("last_pts_s") or 0.0
