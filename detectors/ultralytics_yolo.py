@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from detectors.base import inference_threads
 from detectors.models import ResolvedModel
 from detectors.tiling import TiledDetector
 from pipeline.config import DetectorConfig
@@ -49,6 +50,7 @@ class UltralyticsDetector(TiledDetector):
         self.model = model
         self.config = config
         self._torch = torch
+        self._threads = inference_threads(config.threads)
         try:
             self._yolo = YOLO(str(model.path), task="detect")
         except Exception as exc:  # noqa: BLE001 - torch/ultralytics raise many types
@@ -58,7 +60,7 @@ class UltralyticsDetector(TiledDetector):
     def detect_one(self, image: np.ndarray) -> Detections:
         if image.shape[0] < 2 or image.shape[1] < 2:
             return Detections.empty()
-        self._torch.set_num_threads(self.config.threads)
+        self._torch.set_num_threads(self._threads)
         res = self._yolo.predict(
             image,
             imgsz=self.config.input_size,

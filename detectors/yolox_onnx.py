@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from detectors.base import inference_threads
 from detectors.models import ResolvedModel
 from detectors.tiling import TiledDetector
 from pipeline.boxes import nms
@@ -35,7 +36,7 @@ class YoloxOnnxDetector(TiledDetector):
         self.model = model
         self.config = config
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = config.threads
+        opts.intra_op_num_threads = inference_threads(config.threads)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:

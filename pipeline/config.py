@@ -36,7 +36,8 @@ class _Section(BaseModel):
 
 class IngestConfig(_Section):
     analysis_fps: float = Field(10.0, ge=0.0, le=240.0)
-    queue_size: int = Field(16, ge=1, le=1024)
+    queue_size: int = Field(16, ge=1, le=4096)
+    queue_mib: float = Field(48.0, gt=0.0, le=4096.0)
     decode_threads: int = Field(0, ge=0, le=64)
     max_consecutive_faults: int = Field(50, ge=1)
     truncation_tolerance_s: float = Field(1.0, ge=0.0)
@@ -57,7 +58,7 @@ class DetectorConfig(_Section):
         return {False: "off", True: "always"}.get(v, v) if isinstance(v, bool) else v
     min_box_height: float = Field(8.0, ge=0.0)
     weak_confidence: float = Field(0.03, ge=0.0, le=1.0)
-    threads: int = Field(2, ge=1, le=64)
+    threads: int = Field(0, ge=0, le=64)
     detect_period_s: float = Field(0.3, ge=0.0, le=5.0)
     motion_gate: bool = True
     motion_width: int = Field(160, ge=16, le=1920)

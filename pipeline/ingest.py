@@ -280,6 +280,12 @@ class LazyFrame:
         self.height = int(vf.width if sideways else vf.height)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes the frame holds: the decoded planes, and the BGR picture once converted."""
+        planes = sum(p.buffer_size for p in self._vf.planes)
+        return planes + (self._image.nbytes if self._image is not None else 0)
+
+    @property
     def image(self) -> np.ndarray:
         """H×W×3 uint8 BGR, rotation applied (converted on first access, then kept)."""
         if self._image is None:

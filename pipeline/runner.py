@@ -442,7 +442,8 @@ def _analyse(
     found = det = Detections.empty()
     # Lazy frames: the picture is converted to BGR only where something reads it (detected
     # frames, frames with tracks); skipped frames and the motion gate never need it.
-    frames = threaded(source.frames(lazy=True), maxsize=cfg.ingest.queue_size)
+    frames = threaded(source.frames(lazy=True), maxsize=cfg.ingest.queue_size,
+                      max_bytes=int(cfg.ingest.queue_mib * 2**20), size=lambda f: f.nbytes)
     # each detector window's boxes from the last time it ran (per-window gating)
     window_boxes: list[Any] = []
     next_trim = time.perf_counter() + _TRIM_EVERY_S

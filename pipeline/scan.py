@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from detectors.base import inference_threads
 from pipeline import __version__
 from pipeline.config import Config
 from pipeline.errors import ReuniteError
@@ -166,6 +167,21 @@ def run_scan(
         os.umask(umask)
 
 
+def _with_threads(cfg: Config, execution: Execution, local_workers: int,
+                  desc: dict[str, Any]) -> Config:
+    """The workers' config: ``detector.threads`` 0 (auto) resolved for how many detectors share
+    this machine (one per local worker; a Ray actor is given one CPU, so one thread), and the
+    number recorded in the manifest's ``run.execution``."""
+    if cfg.detector.threads:
+        desc["detector_threads"] = cfg.detector.threads
+        return cfg
+    n = 1 if execution.executor == "ray" else inference_threads(0, local_workers)
+    desc["detector_threads"] = n
+    out = cfg.model_copy(deep=True)
+    out.detector.threads = n
+    return out
+
+
 def _run_scan(
     inputs: list[str],
     out_dir: Path,
@@ -243,7 +259,8 @@ def _run_scan(
         write_json_atomic(out_dir / MANIFEST, manifest)
 
     jobs = make_jobs(found.files)
-    worker_args = (cfg, ids, out_dir, store.path)
+    local_workers = min(execution.workers or 1, len(jobs)) if execution.executor != "ray" else 1
+    worker_args = (_with_threads(cfg, execution, local_workers, executor_desc), ids, out_dir, store.path)
     if execution.executor == "ray":
         executor_desc.update(run_ray(jobs, execution.workers, execution.ray_address,
                                      worker_args, on_result))

@@ -41,10 +41,21 @@ def _key(stage: str, **parts: Any) -> str:
     return config_hash({"stage": stage, "version": STAGE_VERSIONS[stage], **parts})
 
 
+# Knobs that change how fast the analysis runs, never what it finds (decoding is exact whatever
+# the threads; onnxruntime's boxes are bit-identical for 1-4 threads): a rescan with other
+# values reuses the stored analysis.
+_SPEED_ONLY = {"ingest": ("queue_size", "queue_mib", "decode_threads"), "detector": ("threads",)}
+
+
+def _results_part(section: str, cfg_section: Any) -> dict[str, Any]:
+    d = cfg_section.model_dump(mode="json")
+    return {k: v for k, v in d.items() if k not in _SPEED_ONLY.get(section, ())}
+
+
 def analysis_key(sha256: str, cfg: Config, person_model_sha256: str) -> str:
     faces = cfg.faces.model_dump(mode="json")
-    return _key("analysis", sha256=sha256, ingest=cfg.ingest.model_dump(mode="json"),
-                detector=cfg.detector.model_dump(mode="json"),
+    return _key("analysis", sha256=sha256, ingest=_results_part("ingest", cfg.ingest),
+                detector=_results_part("detector", cfg.detector),
                 tracker=cfg.tracker.model_dump(mode="json"), model=person_model_sha256,
                 face_candidates={k: faces[k] for k in FACE_CANDIDATE_KEYS})
 

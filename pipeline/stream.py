@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -17,20 +17,44 @@ class _Raised:
         self.exc = exc
 
 
-def threaded(items: Iterable[T], maxsize: int = 16) -> Iterator[T]:
+def threaded(items: Iterable[T], maxsize: int = 16, max_bytes: int | None = None,
+             size: Callable[[T], int] | None = None) -> Iterator[T]:
     """Iterate ``items`` in a background thread, handing them over through a bounded queue.
 
-    At most ``maxsize`` items wait in the queue, so a fast producer (the decoder) cannot run
-    ahead of a slow consumer (the detector) and fill memory. An exception in the producer is
-    re-raised in the consumer at the point the stream reached; if the consumer stops early
-    (break, exception), the producer is told to stop and joined.
+    At most ``maxsize`` items wait in the queue, and with ``max_bytes`` at most that many bytes
+    of them (``size(item)`` each; an item larger than the whole budget still passes alone), so a
+    fast producer (the decoder) cannot run ahead of a slow consumer (the detector) and fill
+    memory. An exception in the producer is re-raised in the consumer at the point the stream
+    reached; if the consumer stops early (break, exception), the producer is told to stop and
+    joined.
 
     Args:
         items: any iterable, consumed only by the background thread.
-        maxsize: queue bound (frames in flight).
+        maxsize: queue bound (items in flight).
+        max_bytes: byte bound on the items in flight (None: only ``maxsize``).
+        size: bytes of one item; needed with ``max_bytes``.
     """
+    if max_bytes is not None and size is None:
+        raise ValueError("threaded: max_bytes needs size")
     q: queue.Queue[object] = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
+    budget = threading.Condition()
+    held = [0]  # bytes handed to the queue and not yet taken by the consumer
+
+    def reserve(n: int) -> bool:
+        with budget:
+            while held[0] and held[0] + n > max_bytes:  # type: ignore[operator]
+                if stop.is_set():
+                    return False
+                budget.wait(0.1)
+            held[0] += n
+        return True
+
+    def release(n: int) -> None:
+        if n:
+            with budget:
+                held[0] -= n
+                budget.notify()
 
     def put(item: object) -> bool:
         while not stop.is_set():
@@ -44,7 +68,10 @@ def threaded(items: Iterable[T], maxsize: int = 16) -> Iterator[T]:
     def produce() -> None:
         try:
             for item in items:
-                if not put(item):
+                n = size(item) if max_bytes is not None else 0  # type: ignore[misc]
+                if n and not reserve(n):
+                    break
+                if not put((item, n)):
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put(_Raised(exc))
@@ -59,12 +86,16 @@ def threaded(items: Iterable[T], maxsize: int = 16) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            item = q.get()
-            if item is _END:
+            got = q.get()
+            if got is _END:
                 return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item  # type: ignore[misc]
+            if isinstance(got, _Raised):
+                raise got.exc
+            item, n = got  # type: ignore[misc]
+            release(n)
+            yield item
     finally:
         stop.set()
+        with budget:
+            budget.notify_all()
         thread.join(timeout=10)

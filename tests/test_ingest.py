@@ -163,9 +163,13 @@ def test_lazy_frames_equal_eager_ones_and_grey_is_the_luma(tmp_path, degrees):
     assert src.report.frames_analysed == len(eager) == len(lazy) == 6
     for e, lz in zip(eager, lazy):
         assert (lz.index, lz.pts_s, lz.width, lz.height) == (e.index, e.pts_s, e.width, e.height)
+        # what the reader's byte budget counts: the yuv420p planes (with their padding) ...
+        assert 160 * 96 * 1.5 <= lz.nbytes < 2 * 160 * 96 * 1.5
         grey = lz.gray()  # before the picture: from the luma plane
         assert grey.shape == e.image.shape[:2]
         # video-range luma (16-235) against the full-range grey of the BGR picture
         ref = 16 + cv2.cvtColor(e.image, cv2.COLOR_BGR2GRAY) * (219 / 255)
         assert np.abs(grey - ref).mean() < 3
+        planes = lz.nbytes
         assert np.array_equal(lz.image, e.image) and np.array_equal(lz.frame().image, e.image)
+        assert lz.nbytes == planes + e.image.nbytes  # ... and the BGR picture once made

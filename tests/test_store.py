@@ -40,6 +40,10 @@ def test_each_change_reaches_only_its_stage_and_those_below():
     assert len({a, a6}) == 2 and e6 != e and f6 != f
     a7, _, _ = _keys("output.video_crf=30")  # outputs are keyed by what they show
     assert a7 == a
+    # how fast, not what: threads and the reader's queue never change the boxes
+    a8, _, _ = _keys("detector.threads=3", "ingest.decode_threads=1", "ingest.queue_size=8",
+                     "ingest.queue_mib=4")
+    assert a8 == a
     cfg = load_config()
     assert analysis_key(SHA, cfg, "m2") != a  # another model file
     assert analysis_key("cd" * 32, cfg, "m1") != a  # another source

@@ -59,3 +59,33 @@ def test_early_stop_ends_the_producer_thread():
     it.close()
     assert closed.wait(5)
     assert not any(t.name == "reunite-reader" and t.is_alive() for t in threading.enumerate())
+
+
+def test_byte_budget_bounds_what_is_in_flight():
+    produced = []
+
+    def gen():
+        for i in range(200):
+            produced.append(i)
+            yield i
+
+    # each item "weighs" 10 bytes: at most 50 bytes (5 items) wait, whatever maxsize allows
+    it = threaded(gen(), maxsize=100, max_bytes=50, size=lambda _: 10)
+    for consumed, item in enumerate(it):
+        time.sleep(0.001)
+        assert item == consumed
+        # in the budget (<= 5) + one being handed over + one waiting for budget
+        assert len(produced) - consumed <= 5 + 2
+        if consumed == 60:
+            break
+    it.close()
+
+
+def test_an_item_larger_than_the_budget_still_passes_alone():
+    sizes = [5, 500, 5, 5]
+    assert list(threaded(iter(sizes), maxsize=8, max_bytes=50, size=lambda n: n)) == sizes
+
+
+def test_byte_budget_needs_a_size():
+    with pytest.raises(ValueError, match="needs size"):
+        next(threaded(range(3), max_bytes=10))

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from detectors.base import inference_threads
 from tests.batch.conftest import ROOT, results_of, run_scan_cli, scan_cmd, scan_env
 
 
@@ -21,7 +22,9 @@ def test_two_workers_give_the_same_results(batch_dir, baseline, models_dir, tmp_
     assert r.returncode == 0, r.stderr
     assert results_of(out) == results_of(base_out)
     m = json.loads((out / "manifest.json").read_text())
-    assert m["run"]["execution"] == {"executor": "local", "workers": 2}
+    # detector.threads 0 (auto): the cores, shared by the two workers
+    assert m["run"]["execution"] == {"executor": "local", "workers": 2,
+                                     "detector_threads": inference_threads(0, 2)}
     assert [i["path"] for i in m["inputs"]] == sorted(str(p) for p in batch_dir.iterdir())
 
 
