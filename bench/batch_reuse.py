@@ -1,6 +1,6 @@
 """Reprocessing and parallel speed (ISSUE 6), both sides in one session, medians of --runs:
 
-    REUNITE_MODELS=../shared/models .venv/bin/python bench/batch_reuse.py [--runs 3]
+    REUNITE_MODELS=../shared/models .venv/bin/python bench/batch_reuse.py [--runs 3] [--busy]
 
 1. events-only reprocess: ``reunite scan vtest.avi`` into a fresh folder and store (full),
    then the same file into another fresh folder sharing that case store (``--store``) with
@@ -9,6 +9,9 @@
    the command's wall time (which adds the ~2 s interpreter and import start-up to both).
 2. 2-worker speed-up: vtest.avi cut into 4 real segments of ~20 s (H.264, made here with the
    imageio-ffmpeg binary), scanned with ``--workers 1`` and ``--workers 2``, fresh stores.
+3. ``--busy``: the same on two busy 5-minute files (runs/bench/long_5min.mp4 from
+   bench/make_speed_clips.py, and a stream copy of it from 20 s on), where detection dominates;
+   events.json must be byte-identical between the two.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-workers", action="store_true")
+    ap.add_argument("--busy", action="store_true", help="also two busy 5-minute files (~2 min a run)")
     args = ap.parse_args()
     full_e, full_w, re_e, re_w, reused = [], [], [], [], []
     for _ in range(args.runs):
@@ -97,6 +101,40 @@ def main() -> None:
     print(f"   --workers 1    wall {med(one):7.2f} s  runs {[round(x, 1) for x in one]}")
     print(f"   --workers 2    wall {med(two):7.2f} s  runs {[round(x, 1) for x in two]}")
     print(f"   speed-up: {med(one) / med(two):.2f}x")
+    if args.busy:
+        busy(args.runs)
+
+
+def busy(runs: int) -> None:
+    import imageio_ffmpeg
+
+    src = Path(__file__).resolve().parents[1] / "runs" / "bench" / "long_5min.mp4"
+    if not src.exists():
+        raise SystemExit(f"{src} is missing: run bench/make_speed_clips.py first")
+    one, two = [], []
+    with tempfile.TemporaryDirectory() as td:
+        d = Path(td) / "busy"
+        d.mkdir()
+        (d / "a.mp4").symlink_to(src)
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", "20", "-i", str(src),
+                        "-c", "copy", str(d / "b.mp4")], check=True)
+        threads = {}
+        for i in range(runs):
+            for workers, into in (("1", one), ("2", two)):
+                out = Path(td) / f"b{workers}_{i}"
+                w, m = scan(str(d), "--out", str(out), "--workers", workers)
+                assert m["summary"]["ok"] == 2 and m["summary"]["reused"]["analysis"] == 0
+                into.append(w)
+                threads[workers] = m["run"]["execution"]["detector_threads"]
+                events = (out / "events.json").read_bytes()
+                if workers == "1":
+                    ref = events
+                else:
+                    assert events == ref, "2 workers gave other events than 1"
+    print(f"3. two busy 5-minute files, fresh stores ({runs} runs, medians)")
+    print(f"   --workers 1 ({threads['1']} detector threads)  wall {med(one):7.2f} s  runs {[round(x, 1) for x in one]}")
+    print(f"   --workers 2 ({threads['2']} each)              wall {med(two):7.2f} s  runs {[round(x, 1) for x in two]}")
+    print(f"   speed-up: {med(one) / med(two):.2f}x  (events.json identical)")
 
 
 if __name__ == "__main__":
