@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,10 +52,15 @@ Window = tuple[int, int, int, int]
 
 class TiledDetector:
     """``windows`` and ``detect`` for a detector adapter that defines ``config`` (a
-    DetectorConfig: tiling, tile_overlap, nms_iou) and ``detect_one(image)``."""
+    DetectorConfig: tiling, tile_overlap, nms_iou) and ``detect_one(image)``.
+
+    An adapter whose ``detect_one`` may run in several threads at once sets ``tile_lanes``
+    above 1: the windows of one frame then run side by side, in that many threads.
+    """
 
     config: Any
     detect_one: Callable[[np.ndarray], Detections]
+    tile_lanes: int = 1
 
     def windows(self, width: int, height: int) -> list[Window]:
         """The crops (x1, y1, x2, y2) the detector runs on for a frame of this size."""
@@ -72,7 +78,16 @@ class TiledDetector:
         (:func:`detect_tiled`)."""
         h, w = image.shape[:2]
         return detect_tiled(image, self.detect_one, self.windows(w, h), self.config.nms_iou,
-                            run, cache)
+                            run, cache, self._lanes())
+
+    def _lanes(self) -> Executor | None:
+        if self.tile_lanes < 2:
+            return None
+        pool = self.__dict__.get("_lane_pool")
+        if pool is None:
+            pool = self.__dict__["_lane_pool"] = ThreadPoolExecutor(
+                self.tile_lanes, thread_name_prefix="reunite-tile")
+        return pool
 
 
 def detect_tiled(
@@ -82,6 +97,7 @@ def detect_tiled(
     nms_iou: float,
     run: list[bool] | None = None,
     cache: list[tuple[Detections, np.ndarray] | None] | None = None,
+    lanes: Executor | None = None,
 ) -> Detections:
     """Detect in each window, shift to frame coordinates, and merge.
 
@@ -98,17 +114,23 @@ def detect_tiled(
             changed in it since (pipeline.detect_schedule).
         cache: one slot per window, the (boxes, cut flags) of its last run; slots of the
             windows run are overwritten. Needed with ``run``; one list per source.
+        lanes: threads to run the windows in side by side (``detect_one`` must allow it);
+            None: one after another. The result is the same either way.
     """
     h, w = image.shape[:2]
     if run is None and len(windows) == 1 and windows[0] == (0, 0, w, h):
         return detect_one(image)
     if run is not None and (cache is None or len(cache) != len(windows) or len(run) != len(windows)):
         raise ValueError("detect_tiled: run needs a cache, one slot per window")
+    todo = [k for k in range(len(windows)) if run is None or run[k] or cache[k] is None]  # type: ignore[index]
+    fresh: dict[int, tuple[Detections, np.ndarray]] = {}
+    if lanes is not None and len(todo) > 1:
+        fresh = dict(zip(todo, lanes.map(lambda k: _detect_window(image, detect_one, windows[k]), todo)))
     parts: list[Detections] = []
     cut_flags: list[np.ndarray] = []
     for k, win in enumerate(windows):
-        if run is None or run[k] or cache[k] is None:  # type: ignore[index]
-            got = _detect_window(image, detect_one, win)
+        if k in todo:
+            got = fresh[k] if k in fresh else _detect_window(image, detect_one, win)
             if cache is not None:
                 cache[k] = got
         else:

@@ -256,6 +256,19 @@ def test_tiled_detection_with_held_windows_merges_like_a_full_run():
     assert len(full) == 2 and full.xyxy[:, 0].max() > wins[1][0]  # shifted to frame pixels
     with pytest.raises(ValueError, match="cache"):
         detect_tiled(img, one(list(wins)), wins, 0.45, [True, False], None)
+    # the windows run side by side in two threads: the same boxes, in the same order
+    from concurrent.futures import ThreadPoolExecutor
+
+    columns = np.broadcast_to((np.arange(400) // 2).astype(np.uint8)[None, :, None], (240, 400, 3))
+
+    def by_window(crop: np.ndarray) -> Detections:  # a crop's first column says which window
+        win = next(w for w in wins if w[0] // 2 == crop[0, 0, 0])
+        b = np.asarray(boxes[win], np.float32)
+        return Detections(xyxy=b, confidence=np.full(len(b), 0.9, np.float32),
+                          class_id=np.zeros(len(b), np.int32))
+    with ThreadPoolExecutor(2) as pool:
+        side = detect_tiled(np.ascontiguousarray(columns), by_window, wins, 0.45, lanes=pool)
+    assert np.array_equal(side.xyxy, full.xyxy)
 
 
 # --- real components on real clips -------------------------------------------------------------

