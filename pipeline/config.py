@@ -106,6 +106,7 @@ class EventsConfig(_Section):
     carry_min_containment: float = Field(0.35, ge=0.0, le=1.0)
     carry_max_relative_speed: float = Field(0.6, gt=0.0)
     carry_max_scene_ratio: float = Field(0.8, gt=0.0)
+    carry_min_held_aspect: float = Field(0.5, gt=0.0)
     carry_perspective_min_tracks: int = Field(5, ge=2)
     carry_merged_box: bool = False
     carry_merged_min_height_ratio: float = Field(1.25, gt=1.0)

@@ -146,6 +146,7 @@ def _carry_features(p: _Pair, persp: Perspective | None = None) -> dict[str, np.
     }
     if persp is not None:
         f["scene_ratio"] = hc / persp.adult_height(c[:, 3])
+        f["aspect"] = (c[:, 2] - c[:, 0]) / np.maximum(hc, 1.0)
     return f
 
 
@@ -159,7 +160,11 @@ def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.nda
         & (f["relative_speed"] <= cfg.carry_max_relative_speed)
     )
     if "scene_ratio" in f:
-        on &= f["scene_ratio"] <= cfg.carry_max_scene_ratio
+        # Not a grown-up standing behind: too small for where its feet are, or folded (a held
+        # child sits, knees bent, on the arm or hip: a box about as wide as tall), which a
+        # person standing or walking behind the carrier is not.
+        on &= (f["scene_ratio"] <= cfg.carry_max_scene_ratio) | (
+            f["aspect"] >= cfg.carry_min_held_aspect)
     # Strength per instant: how clearly each cue clears its threshold (0..1 each, averaged).
     strength = np.mean(
         [

@@ -185,6 +185,32 @@ def test_adult_farther_away_behind_a_near_one_is_not_carried():
     assert [(e.adult_track, e.child_track) for e in run(tracks + [near, kid]) if e.type == "carry"] == [(30, [32])]
 
 
+def eye_level_scene(n: int = 6) -> list[Track]:
+    """A camera at head height: every adult's head on the horizon (y=150), height = feet - 150."""
+    return [track(i + 1, secs(0, 6), lambda s, f=feet: (100 + 40 * s, 150, 130 + 40 * s, f))
+            for i, feet in enumerate(np.linspace(260, 470, n))]
+
+
+def test_eye_level_folded_child_is_carried_upright_person_behind_is_not():
+    # At eye level a held child is nearly adult-sized for where its bottom is (scene_ratio =
+    # size_ratio / (1 - z·b), b ~ 1 here): a carrier 310 px tall, a child on the hip 125 px
+    # tall with its bottom at y=300 is 0.40 of the carrier but 125 / (300 - 150) = 0.83 of a
+    # standing adult there, over carry_max_scene_ratio (the pasted boy on openpose's street
+    # measured 0.83-0.87). A grown-up standing behind at that depth has the same box height.
+    tracks = eye_level_scene()
+    near = track(30, secs(0, 6), lambda s: (300 + 20 * s, 150, 380 + 20 * s, 460))
+    # folded: sitting on the hip, knees bent, about as wide as tall (0.75)
+    kid = track(31, secs(0, 6), lambda s: (330 + 20 * s, 175, 420 + 20 * s, 300))
+    ev = [e for e in run(tracks + [near, kid]) if e.type == "carry"]
+    assert [(e.adult_track, e.child_track) for e in ev] == [(30, [31])]
+    assert ev[0].evidence[0]["scene_ratio"] > 0.8 and ev[0].evidence[0]["aspect"] >= 0.5
+    # the same place and height, upright (0.35 wide per height): a grown-up standing behind
+    behind = track(32, secs(0, 6), lambda s: (345 + 20 * s, 175, 389 + 20 * s, 300))
+    assert [e for e in run(tracks + [near, behind]) if e.type == "carry"] == []
+    # without the posture cue the folded child is missed as well
+    assert [e for e in run(tracks + [near, kid], carry_min_held_aspect=5.0) if e.type == "carry"] == []
+
+
 def with_inner(t: Track, present) -> Track:
     """Give each observation an ``inner_confidence`` (a weak second box inside it) or 0."""
     t.set_extra("inner_confidence", [0.07 if present(s) else 0.0 for s in t.pts_s])
