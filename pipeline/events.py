@@ -150,21 +150,26 @@ def _carry_features(p: _Pair, persp: Perspective | None = None) -> dict[str, np.
     return f
 
 
-def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.ndarray, np.ndarray]:
+def _cue_tests(f: dict[str, np.ndarray], cfg: EventsConfig) -> dict[str, np.ndarray]:
+    """Per cue, which instants pass it; an instant qualifies when it passes them all."""
     lo, hi = cfg.carry_size_ratio
-    on = (
-        (f["containment"] >= cfg.carry_min_containment)
-        & (f["off_ground"] >= cfg.carry_min_off_ground)
-        & (f["size_ratio"] >= lo)
-        & (f["size_ratio"] <= hi)
-        & (f["relative_speed"] <= cfg.carry_max_relative_speed)
-    )
+    tests = {
+        "containment": f["containment"] >= cfg.carry_min_containment,
+        "off_ground": f["off_ground"] >= cfg.carry_min_off_ground,
+        "size_ratio": (f["size_ratio"] >= lo) & (f["size_ratio"] <= hi),
+        "relative_speed": f["relative_speed"] <= cfg.carry_max_relative_speed,
+    }
     if "scene_ratio" in f:
         # Not a grown-up standing behind: too small for where its feet are, or folded (a held
         # child sits, knees bent, on the arm or hip: a box about as wide as tall), which a
         # person standing or walking behind the carrier is not.
-        on &= (f["scene_ratio"] <= cfg.carry_max_scene_ratio) | (
+        tests["not_standing_behind"] = (f["scene_ratio"] <= cfg.carry_max_scene_ratio) | (
             f["aspect"] >= cfg.carry_min_held_aspect)
+    return tests
+
+
+def _carry_instants(f: dict[str, np.ndarray], cfg: EventsConfig) -> tuple[np.ndarray, np.ndarray]:
+    on = np.logical_and.reduce(list(_cue_tests(f, cfg).values()))
     # Strength per instant: how clearly each cue clears its threshold (0..1 each, averaged).
     strength = np.mean(
         [
@@ -308,6 +313,27 @@ def _chain_event(chain: list[_Piece]) -> Event:
     )
 
 
+def _usable(perspective: Perspective | None, cfg: EventsConfig) -> Perspective | None:
+    """The perspective, if fitted on enough tracks for the carry cues that use it."""
+    if perspective is not None and perspective.n_tracks < cfg.carry_perspective_min_tracks:
+        return None
+    return perspective
+
+
+def carry_cues(
+    big: Track, small: Track, cfg: EventsConfig, perspective: Perspective | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """One (big, small) pair as :func:`carry_events` sees it, for a reviewer or a benchmark
+    asking why a carry did or did not fire: the common instants (T,), every cue's value there
+    by name, and per test which instants pass it (an instant qualifies when it passes all);
+    None when the tracks share fewer than two instants."""
+    p = _common(big, small)
+    if p is None:
+        return None
+    f = _carry_features(p, _usable(perspective, cfg))
+    return p.t, f, _cue_tests(f, cfg)
+
+
 def carry_events(
     tracks: Sequence[Track], cfg: EventsConfig, perspective: Perspective | None = None,
     frame_height: int | None = None,
@@ -318,8 +344,7 @@ def carry_events(
     ``perspective`` (from :func:`pipeline.attributes.classify_tracks`) adds the ``scene_ratio``
     cue; without it that cue is not used.
     """
-    if perspective is not None and perspective.n_tracks < cfg.carry_perspective_min_tracks:
-        perspective = None
+    perspective = _usable(perspective, cfg)
     pieces: list[_Piece] = []
     spans = _Spans(tracks)
     for big in tracks:

@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.attributes import classify_tracks
 from pipeline.config import AttributesConfig, EventsConfig
-from pipeline.events import find_events
+from pipeline.events import carry_cues, find_events
 from pipeline.types import Track
 
 FPS = 10
@@ -296,3 +296,16 @@ def test_duplicate_adult_tracks_around_one_child_count_each_moment_once():
     c = track(2, secs(0.5, 1.3), lambda s: carried(200))
     assert carries([a1, a2, c]) == []
     assert len(carries([a1, a2, track(2, secs(0.5, 1.7), lambda s: carried(200))])) == 1
+
+
+def test_carry_cues_name_the_cue_that_fails():
+    # what bench/carry_funnel.py prints: per cue, which instants pass
+    tracks = eye_level_scene()
+    near = track(30, secs(0, 6), lambda s: (300 + 20 * s, 150, 380 + 20 * s, 460))
+    behind = track(32, secs(0, 6), lambda s: (345 + 20 * s, 175, 389 + 20 * s, 300))
+    persp = classify_tracks(tracks + [near, behind], H, AttributesConfig())
+    t, f, tests = carry_cues(near, behind, EventsConfig(), persp)
+    assert len(t) == len(f["aspect"]) == 60
+    failing = [k for k, v in tests.items() if not v.any()]
+    assert failing == ["not_standing_behind"]
+    assert carry_cues(near, track(33, [9.0, 9.1], lambda s: (0, 0, 5, 5)), EventsConfig()) is None
