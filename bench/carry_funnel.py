@@ -92,13 +92,9 @@ def funnel(clip: dict, entry: dict, out_dir: Path, cfg) -> str:
         cues = carry_cues(big, child, cfg.events, persp)
         if cues is None:
             continue
-        t, _, tests = cues
-        on = np.logical_and.reduce(list(tests.values()))
-        dt = np.minimum(np.append(np.diff(t), 0.0), 2 * np.median(np.diff(t))) if len(t) > 1 else np.zeros(1)
-        secs = float(dt[on].sum())
-        near = float(np.mean(tests["containment"]))
+        secs, near = cues.qualifying_s, float(np.mean(cues.tests["containment"]))
         if best is None or (secs, near) > (best[0], best[1]):
-            best = (secs, near, big.track_id, tests)
+            best = (secs, near, big.track_id, cues.tests)
     if best is None or best[1] == 0:
         return f"{row}  pair -{'':52s} event {'yes' if matched else 'no'}"
     secs, _, bid, tests = best

@@ -10,7 +10,10 @@ move together (``relative_speed``: how fast the small box moves relative to the 
 big-person heights per second), and — where the scene's perspective is known — the small box is
 too small to be a grown-up standing at its own foot position (``scene_ratio``: its height over a
 standing adult's there; a person farther away behind the carrier overlaps them with feet
-"above" theirs just as a held child does, but is adult-sized for where they stand).
+"above" theirs just as a held child does, but is adult-sized for where they stand) or folded
+(``aspect``, width over height: a held child sits with knees and hips bent, a person behind
+stands upright; this is what tells them apart at eye level, where a held child is nearly
+adult-sized for where its feet are).
 
 Qualifying instants closer than ``carry_max_gap_s`` join, so a short occlusion, or a put-down
 and pick-up within a few seconds, gives one event. Either track may break meanwhile: the
@@ -320,18 +323,37 @@ def _usable(perspective: Perspective | None, cfg: EventsConfig) -> Perspective |
     return perspective
 
 
+@dataclass
+class PairCues:
+    """One (big, small) pair as :func:`carry_events` sees it: the common instants ``t`` (T,),
+    each cue's value there (``features``), and per test which instants pass it (``tests``)."""
+
+    t: np.ndarray
+    features: dict[str, np.ndarray]
+    tests: dict[str, np.ndarray]
+
+    @property
+    def qualifying(self) -> np.ndarray:
+        """Instants passing every test."""
+        return np.logical_and.reduce(list(self.tests.values()))
+
+    @property
+    def qualifying_s(self) -> float:
+        """Seconds the qualifying instants stand for (what ``carry_min_duration_s`` is held to
+        for a pair on its own)."""
+        return float(_instant_seconds(self.t)[self.qualifying].sum())
+
+
 def carry_cues(
     big: Track, small: Track, cfg: EventsConfig, perspective: Perspective | None = None,
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]] | None:
-    """One (big, small) pair as :func:`carry_events` sees it, for a reviewer or a benchmark
-    asking why a carry did or did not fire: the common instants (T,), every cue's value there
-    by name, and per test which instants pass it (an instant qualifies when it passes all);
-    None when the tracks share fewer than two instants."""
+) -> PairCues | None:
+    """One pair's cues, for a reviewer or a benchmark asking why a carry did or did not fire
+    (bench/carry_funnel.py); None when the tracks share fewer than two instants."""
     p = _common(big, small)
     if p is None:
         return None
     f = _carry_features(p, _usable(perspective, cfg))
-    return p.t, f, _cue_tests(f, cfg)
+    return PairCues(p.t, f, _cue_tests(f, cfg))
 
 
 def carry_events(

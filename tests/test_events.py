@@ -304,8 +304,10 @@ def test_carry_cues_name_the_cue_that_fails():
     near = track(30, secs(0, 6), lambda s: (300 + 20 * s, 150, 380 + 20 * s, 460))
     behind = track(32, secs(0, 6), lambda s: (345 + 20 * s, 175, 389 + 20 * s, 300))
     persp = classify_tracks(tracks + [near, behind], H, AttributesConfig())
-    t, f, tests = carry_cues(near, behind, EventsConfig(), persp)
-    assert len(t) == len(f["aspect"]) == 60
-    failing = [k for k, v in tests.items() if not v.any()]
-    assert failing == ["not_standing_behind"]
+    cues = carry_cues(near, behind, EventsConfig(), persp)
+    assert len(cues.t) == len(cues.features["aspect"]) == 60
+    failing = [k for k, v in cues.tests.items() if not v.any()]
+    assert failing == ["not_standing_behind"] and cues.qualifying_s == 0.0
+    kid = track(31, secs(0, 6), lambda s: (330 + 20 * s, 175, 420 + 20 * s, 300))
+    assert 5.5 <= carry_cues(near, kid, EventsConfig(), persp).qualifying_s <= 6.0
     assert carry_cues(near, track(33, [9.0, 9.1], lambda s: (0, 0, 5, 5)), EventsConfig()) is None
