@@ -6,9 +6,11 @@
 CLIPS_DIR is made by bench/make_event_clips.py: its ground truth holds, per frame, the box of
 the pasted child's visible pixels. For every such frame the configured person detector runs on
 the decoded frame; printed per clip and per split (tune/test): the share of child boxes that a
-detection overlaps with IoU >= 0.5 and >= 0.3, the median confidence of the best-overlapping
-detection, and the share of child boxes lying (>= 80%) inside some detection — a merged
-carrier+child box, which the carry cue can use even when the child has no box of their own.
+detection at most 1.5 times the child's height overlaps with IoU >= 0.5 and >= 0.3 (a taller
+box is the carrier's: a small child inside it overlaps it at 0.3 as well), the median
+confidence of the best-overlapping such detection (0 where none overlaps), and the share of
+child boxes lying (>= 80%) inside some detection — a merged carrier+child box, which the
+one-box carry cue can use even when the child has no box of their own.
 """
 
 from __future__ import annotations
@@ -44,11 +46,14 @@ def measure(path: Path, child_boxes: list[dict], detector) -> np.ndarray:
             rows.append((0.0, 0.0, 0.0))
             continue
         iou = box_iou(g[None], det.xyxy)[0]
+        # A box much taller than the child is the carrier's (or a merged one): a small child
+        # inside it overlaps it at IoU 0.3 too. It counts under "inside", not as boxing him.
+        iou = np.where(det.xyxy[:, 3] - det.xyxy[:, 1] <= 1.5 * (g[3] - g[1]), iou, 0.0)
         j = int(np.argmax(iou))
         lt = np.maximum(det.xyxy[:, :2], g[:2])
         rb = np.minimum(det.xyxy[:, 2:], g[2:])
         cont = np.clip(rb - lt, 0, None).prod(axis=1) / max((g[2] - g[0]) * (g[3] - g[1]), 1.0)
-        rows.append((float(iou[j]), float(det.confidence[j]), float(cont.max())))
+        rows.append((float(iou[j]), float(det.confidence[j]) if iou[j] > 0 else 0.0, float(cont.max())))
     return np.asarray(rows, np.float64).reshape(-1, 3)
 
 
