@@ -541,15 +541,19 @@ def find_events(
     """Carry events, then lead-away events outside them; sorted by start time.
 
     Tracks need ``attributes['age_group']`` (see pipeline.attributes) for lead-away. A track
-    carried by another whose age group the height cues left ``unknown`` becomes ``child``
-    with cue ``carried`` (a person held at 0.2–0.8 of the carrier's height).
+    carried by another becomes ``child`` with cue ``carried`` (a person held at 0.2–0.8 of the
+    carrier's height) unless the height cues already made it one. They may have said
+    ``adult``: both compare a person's height with standing adults at the row of their feet,
+    and a held child's box ends at the carrier's hip, not on the ground. At eye level that
+    makes a held child look adult-sized (the pasted boy on openpose's street: 0.85 of an adult
+    "there"), and the event's child would be labelled an adult in every output.
     """
     carry = carry_events(tracks, cfg, perspective, frame_height)
     by_id = {t.track_id: t for t in tracks}
     for ev in carry:
         for cid in ev.child_track:
             attrs = by_id[cid].attributes
-            if attrs.get("age_group", "unknown") == "unknown":
+            if attrs.get("age_group", "unknown") != "child":
                 attrs.update(age_group="child", age_cue="carried", child_score=0.5 + 0.5 * ev.score)
     lead = lead_away_events(tracks, cfg, carry)
     events = [e for e in carry + lead if e.score >= cfg.min_score]

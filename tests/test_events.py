@@ -204,6 +204,10 @@ def test_eye_level_folded_child_is_carried_upright_person_behind_is_not():
     ev = [e for e in run(tracks + [near, kid]) if e.type == "carry"]
     assert [(e.adult_track, e.child_track) for e in ev] == [(30, [31])]
     assert ev[0].evidence[0]["scene_ratio"] > 0.8 and ev[0].evidence[0]["aspect"] >= 0.5
+    # by height at its bottom row the held child looks like an adult (0.83 > 0.78); being
+    # carried decides, so the event and the track's label agree
+    assert kid.attributes["height_ratio"] > 0.78
+    assert (kid.attributes["age_group"], kid.attributes["age_cue"]) == ("child", "carried")
     # the same place and height, upright (0.35 wide per height): a grown-up standing behind
     behind = track(32, secs(0, 6), lambda s: (345 + 20 * s, 175, 389 + 20 * s, 300))
     assert [e for e in run(tracks + [near, behind]) if e.type == "carry"] == []
