@@ -250,12 +250,13 @@ def sparse(args: argparse.Namespace) -> None:
 
 def pyav_decode(file: Path) -> float:
     """Seconds to decode ``file`` the way a scan does (PyAV, lazy frames at the analysis rate,
-    through the reader thread) with nothing done to the frames."""
+    unneeded non-reference frames skipped as ``ingest.skip_unneeded_frames``, through the
+    reader thread) with nothing done to the frames."""
     from pipeline.ingest import VideoSource
     from pipeline.stream import threaded
 
     t = time.perf_counter()
-    for _ in threaded(VideoSource(file, analysis_fps=10.0).frames(lazy=True)):
+    for _ in threaded(VideoSource(file, analysis_fps=10.0, skip_unneeded=True).frames(lazy=True)):
         pass
     return time.perf_counter() - t
 

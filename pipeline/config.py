@@ -41,6 +41,7 @@ class IngestConfig(_Section):
     decode_threads: int = Field(0, ge=0, le=64)
     max_consecutive_faults: int = Field(50, ge=1)
     truncation_tolerance_s: float = Field(1.0, ge=0.0)
+    skip_unneeded_frames: bool = True
 
 
 class DetectorConfig(_Section):

@@ -33,6 +33,14 @@ from pipeline.types import Frame
 
 _MAX_FAULT_MESSAGES = 10
 _REORDER = 4  # frames in the timestamp-repair window (see VideoSource._decoded_frames)
+# Frames demuxed ahead of the decoder when unneeded frames are skipped (see _SkipPlan): more than
+# any real stream's reordering depth (H.264 and HEVC allow 16 at most).
+_PLAN_WINDOW = 24
+# Codecs and containers where skipping is allowed: libavcodec's H.264 and HEVC decoders honour
+# skip_frame=NONREF exactly (non-reference pictures only), and these containers give every
+# packet its presentation timestamp. Others (AVI with packed B-frames, raw streams) decode all.
+_SKIP_CODECS = frozenset({"h264", "hevc"})
+_SKIP_CONTAINERS = ("mov", "mp4", "matroska", "webm", "mpegts")
 # Frame-size limits checked on the header before any frame is decoded: a forged header must not
 # make the decoder allocate gigabytes (a 16000x16000 frame is 768 MB as BGR). 8K UHD is 33 Mpx.
 MAX_SIDE_PX = 16384
@@ -83,6 +91,8 @@ class DecodeReport:
     pts_reordered: int = 0
     first_pts_s: float | None = None
     last_pts_s: float | None = None
+    # non-reference frames that no analysed frame needed, never decoded (ingest.skip_unneeded_frames)
+    frames_not_decoded: int = 0
     min_frame_interval_s: float | None = None
     max_frame_interval_s: float | None = None
     median_frame_interval_s: float | None = None
@@ -309,6 +319,99 @@ class LazyFrame:
         return Frame(image=self.image, source_id=self.source_id, index=self.index, pts_s=self.pts_s)
 
 
+class _SkipPlan:
+    """Which packets the decoder must turn into pictures, decided before they are decoded.
+
+    The analysis keeps one frame per ``period`` (the rule in :meth:`VideoSource._decode`: the
+    first frame at or after ``next_t``). On 25-30 fps footage analysed at 10 fps, more than half
+    the decoded pictures are thrown away. Frames that nothing references (H.264/HEVC
+    non-reference pictures: most B-frames of an x264 or phone encode) need not be decoded at
+    all. This runs the same selection rule on the packets' timestamps, a window ahead of the
+    decoder (packets come in decode order, frames leave in presentation order), and marks each
+    packet needed or not; an unneeded packet is sent with ``skip_frame=NONREF``, so the decoder
+    drops it only if it is a non-reference picture. Every frame the analysis picks is therefore
+    decoded and the analysed frames are the same as without skipping (tested).
+
+    It also numbers every frame by its place in presentation order (``rank``: the frame index
+    the analysis would give it had everything been decoded) and collects the frame intervals
+    of the whole stream for the decode report (decoded frames alone would look like variable
+    frame rate). The last ``_PLAN_WINDOW`` frames of a file are always decoded, so where the
+    decodable stream really ends is still measured.
+    """
+
+    def __init__(self, period: float, tb: Any, start_pts: int, report: "DecodeReport") -> None:
+        self.period, self.tb, self.start_pts, self.report = period, tb, start_pts, report
+        self.next_t = 0.0
+        self.last: float | None = None
+        self.rank = 0
+        self.ranks: dict[int, int] = {}  # raw pts -> rank, in pts order; popped as frames leave
+        self._needed: dict[int, bool] = {}
+        self._heap: list[int] = []
+
+    def _rule(self, pts: int, tail: bool) -> None:
+        t = float((pts - self.start_pts) * self.tb)
+        needed = tail
+        if pts in self._needed:  # a repeated timestamp: decode both, _decode drops one
+            self._needed[pts] = True
+        elif self.last is None or t > self.last:
+            if self.last is not None:
+                self.report._intervals.append(t - self.last)
+            self.last = t
+            if t + 1e-6 >= self.next_t:
+                self.next_t = max(self.next_t + self.period, t + self.period * 0.5)
+                needed = True
+            self._needed[pts] = needed
+        else:
+            self._needed[pts] = True
+        self.ranks.setdefault(pts, self.rank)
+        self.rank += 1
+
+    def packets(self, packets: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
+        """(packet, needed) in the demuxer's order, ``_PLAN_WINDOW`` packets behind it."""
+        buf: deque[Any] = deque()
+
+        def ready(tail: bool) -> Iterator[tuple[Any, bool]]:
+            while buf and (tail or buf[0].pts is None or buf[0].pts in self._needed
+                           or len(buf) > 2 * _PLAN_WINDOW):
+                pkt = buf.popleft()
+                needed = pkt.pts is None or self._needed.pop(pkt.pts, True)
+                yield pkt, needed
+
+        def drain() -> Iterator[tuple[Any, bool]]:
+            while self._heap:
+                self._rule(heapq.heappop(self._heap), tail=True)
+            yield from ready(tail=True)
+
+        while True:
+            try:
+                pkt = next(packets)
+            except StopIteration:
+                break
+            except Exception:
+                # a demux error ends the file: what was read before it is still decoded
+                yield from drain()
+                raise
+            buf.append(pkt)
+            if pkt.pts is not None:
+                heapq.heappush(self._heap, pkt.pts)
+            while len(self._heap) > _PLAN_WINDOW:
+                self._rule(heapq.heappop(self._heap), tail=False)
+            yield from ready(tail=False)
+        yield from drain()
+
+    def index_of(self, pts: int | None) -> int | None:
+        """The rank of the frame at ``pts``; forgets the ranks of earlier (skipped) frames."""
+        if pts is None:
+            return None
+        ranks = self.ranks
+        while ranks:
+            first = next(iter(ranks))
+            if first >= pts:
+                break
+            del ranks[first]
+        return ranks.pop(pts, None)
+
+
 class VideoSource:
     """Decode one file into :class:`Frame` objects at the analysis rate.
 
@@ -325,6 +428,9 @@ class VideoSource:
         decode_threads: libav decoder threads (0 = libav's choice).
         max_consecutive_faults: stop the file after this many undecodable packets in a row.
         truncation_tolerance_s: how far short of the announced duration counts as truncated.
+        skip_unneeded: with ``analysis_fps``, do not decode non-reference frames that the
+            analysis rate drops (H.264/HEVC in MP4, MOV, MKV, TS; see :class:`_SkipPlan`).
+            The frames handed on, their indices and times are the same either way.
     """
 
     def __init__(
@@ -335,8 +441,11 @@ class VideoSource:
         decode_threads: int = 0,
         max_consecutive_faults: int = 50,
         truncation_tolerance_s: float = 1.0,
+        skip_unneeded: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.skip_unneeded = skip_unneeded
+        self._plan: _SkipPlan | None = None
         self.source_id = source_id if source_id is not None else str(path)
         self.analysis_fps = analysis_fps
         self.decode_threads = decode_threads
@@ -410,7 +519,16 @@ class VideoSource:
         heap: list[int] = []
         consecutive = 0
         seen_logs = 0
-        packets = container.demux(stream)
+        cc = stream.codec_context
+        plan = self._plan = None
+        if (self.skip_unneeded and self.analysis_fps > 0 and tb and stream.start_time is not None
+                and cc.name in _SKIP_CODECS
+                and any(n in container.format.name.split(",") for n in _SKIP_CONTAINERS)):
+            plan = self._plan = _SkipPlan(1.0 / self.analysis_fps, tb, stream.start_time, rep)
+        demuxed = container.demux(stream)
+        packets = plan.packets(demuxed) if plan else ((pkt, True) for pkt in demuxed)
+        skipping = False
+        sent_ok = 0
 
         def release(vf: Any, has_pts: bool) -> tuple[Any, int | None]:
             if not has_pts:
@@ -422,7 +540,7 @@ class VideoSource:
 
         while True:
             try:
-                packet = next(packets)
+                packet, needed = next(packets)
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
@@ -431,8 +549,14 @@ class VideoSource:
                     f"container read failed after {rep.frames_decoded} frames ({_av_msg(exc)})"
                 )
                 break
+            if rep.decode_faults:
+                needed = True  # a damaged stream: decode everything, so every fault is counted
+            if plan and skipping == needed:
+                skipping = not needed
+                cc.skip_frame = "NONREF" if skipping else "DEFAULT"
             try:
                 decoded = packet.decode()
+                sent_ok += packet.size > 0
             except av.error.FFmpegError as exc:
                 at = f" at {float(packet.pts * tb):.3f} s" if packet.pts is not None and tb else ""
                 rep.fault(f"undecodable packet{at}: {_av_msg(exc)}")
@@ -460,6 +584,9 @@ class VideoSource:
                     yield release(*pending.popleft())
         while pending:
             yield release(*pending.popleft())
+        if plan:
+            # packets read without error that gave no picture: the skipped non-reference frames
+            rep.frames_not_decoded = max(0, sent_ok - rep.frames_decoded)
 
     def _decode(self, container: Any, logs: list) -> Iterator[Frame | LazyFrame]:
         rep = self.report
@@ -469,7 +596,12 @@ class VideoSource:
         period = 1.0 / self.analysis_fps if self.analysis_fps > 0 else 0.0
         next_t = 0.0
         last: float | None = None
-        for index, (vf, raw_pts) in enumerate(self._decoded_frames(container, logs)):
+        index = -1
+        for vf, raw_pts in self._decoded_frames(container, logs):
+            # the frame's place in the stream: with skipping, counted over the frames not
+            # decoded too, so indices match a full decode (the render and face passes)
+            ranked = self._plan.index_of(raw_pts) if self._plan else None
+            index = index + 1 if ranked is None else ranked
             if raw_pts is None:
                 # No timestamp in the container: continue from the last one at the nominal
                 # rate (counted in the report, never silent).
@@ -483,7 +615,8 @@ class VideoSource:
                 if pts_s <= last:
                     rep.frames_dropped_non_increasing_pts += 1
                     continue
-                rep._intervals.append(pts_s - last)
+                if self._plan is None:  # else measured over every packet by the plan
+                    rep._intervals.append(pts_s - last)
             if rep.first_pts_s is None:
                 rep.first_pts_s = round(pts_s, 6)
             last = pts_s

@@ -411,6 +411,7 @@ def _open_source(path: Path, cfg: Config) -> VideoSource:
         decode_threads=cfg.ingest.decode_threads,
         max_consecutive_faults=cfg.ingest.max_consecutive_faults,
         truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
+        skip_unneeded=cfg.ingest.skip_unneeded_frames,
     )
 
 

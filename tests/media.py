@@ -25,6 +25,8 @@ def write_clip(
     size: tuple[int, int] = (160, 120),
     faststart: bool = True,
     frames: list[np.ndarray] | None = None,
+    bframes: int = 0,
+    gop: int = 10,
 ) -> Path:
     """Encode H.264 frames at the given presentation times (seconds) into an MP4.
 
@@ -34,6 +36,10 @@ def write_clip(
         size: (width, height).
         faststart: put the moov atom first (so a truncated file still opens).
         frames: images to encode (default: :func:`pattern`).
+        bframes: x264 B-frames between reference frames, a fixed pattern with x264's default
+            B-pyramid (0: I and P only, as most camera streams; 3: x264's default, as in
+            re-encoded exports of static scenes).
+        gop: frames between keyframes.
     """
     w, h = size
     opts = {"movflags": "+faststart"} if faststart else {}
@@ -42,7 +48,9 @@ def write_clip(
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.time_base = Fraction(1, 1000)
         s.codec_context.time_base = Fraction(1, 1000)
-        s.options = {"bf": "0", "g": "10"}
+        s.options = {"bf": str(bframes), "g": str(gop)}
+        if bframes:  # a fixed pattern: x264 would choose P-frames for the moving bar
+            s.options["x264-params"] = "b-adapt=0"
         for i, t in enumerate(pts_s):
             img = frames[i] if frames is not None else pattern(i, w, h)
             vf = av.VideoFrame.from_ndarray(img, format="bgr24")

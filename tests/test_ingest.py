@@ -173,3 +173,58 @@ def test_lazy_frames_equal_eager_ones_and_grey_is_the_luma(tmp_path, degrees):
         planes = lz.nbytes
         assert np.array_equal(lz.image, e.image) and np.array_equal(lz.frame().image, e.image)
         assert lz.nbytes == planes + e.image.nbytes  # ... and the BGR picture once made
+
+
+def _decoded(f: Path, skip: bool, fps: float = 10.0) -> tuple[list, dict]:
+    src = VideoSource(f, analysis_fps=fps, skip_unneeded=skip)
+    got = [(fr.index, fr.pts_s, hashlib.sha256(fr.image.tobytes()).hexdigest())
+           for fr in src.frames(lazy=True)]
+    return got, src.report.to_dict()
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv", "ts"])
+def test_skipping_unneeded_frames_hands_on_the_same_frames(tmp_path, container):
+    # x264's default structure (3 B-frames, B-pyramid) at 25 fps analysed at 10 fps: most
+    # B-frames are dropped by the analysis rate and need not be decoded.
+    import imageio_ffmpeg
+    import subprocess
+
+    f = write_clip(tmp_path / "b.mp4", [i / 25 for i in range(150)], bframes=3, gop=50)
+    if container != "mp4":
+        g = tmp_path / f"b.{container}"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(f),
+                        "-c", "copy", str(g)], check=True)
+        f = g
+    full, rep_full = _decoded(f, skip=False)
+    skipped, rep = _decoded(f, skip=True)
+    assert skipped == full  # same frames, indices, times and pictures
+    assert len(full) == 60 and rep_full["frames_decoded"] == 150
+    assert rep["frames_not_decoded"] > 20  # fails if nothing is skipped
+    assert rep["frames_decoded"] + rep["frames_not_decoded"] == 150
+    # the report still describes the file, not the decoded subset: constant rate, same end
+    for key in ("frames_analysed", "vfr_measured", "median_frame_interval_s", "min_frame_interval_s",
+                "max_frame_interval_s", "first_pts_s", "last_pts_s", "ended", "decode_faults"):
+        assert rep[key] == rep_full[key], key
+    assert not rep["vfr_measured"]
+
+
+def test_nothing_skipped_without_b_frames_or_at_the_files_own_rate(tmp_path):
+    ip_only = write_clip(tmp_path / "p.mp4", [i / 25 for i in range(50)])
+    got, rep = _decoded(ip_only, skip=True)
+    assert rep["frames_not_decoded"] == 0 and rep["frames_decoded"] == 50 and len(got) == 20
+    native = write_clip(tmp_path / "n.mp4", [i / 10 for i in range(40)], bframes=3)
+    full, _ = _decoded(native, skip=False)
+    got, rep = _decoded(native, skip=True)
+    assert got == full and len(got) == 40 and rep["frames_not_decoded"] == 0
+
+
+def test_skipping_keeps_the_tail_of_a_truncated_file(tmp_path):
+    f = write_clip(tmp_path / "b.mp4", [i / 25 for i in range(150)], bframes=3, gop=50)
+    cut = tmp_path / "cut.mp4"
+    data = f.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.7)])
+    full, rep_full = _decoded(cut, skip=False)
+    skipped, rep = _decoded(cut, skip=True)
+    assert skipped == full
+    assert rep["ended"] == rep_full["ended"] == "truncated"
+    assert rep["last_pts_s"] == rep_full["last_pts_s"]

@@ -44,6 +44,10 @@ def test_each_change_reaches_only_its_stage_and_those_below():
     a8, _, _ = _keys("detector.threads=3", "ingest.decode_threads=1", "ingest.queue_size=8",
                      "ingest.queue_mib=4")
     assert a8 == a
+    # skipping hands on the same frames of a sound file, but on a damaged one frame indices
+    # count the frames not decoded (and their faults go unseen until the first one)
+    a9, _, _ = _keys("ingest.skip_unneeded_frames=false")
+    assert a9 != a
     cfg = load_config()
     assert analysis_key(SHA, cfg, "m2") != a  # another model file
     assert analysis_key("cd" * 32, cfg, "m1") != a  # another source
