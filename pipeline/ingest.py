@@ -430,7 +430,9 @@ class VideoSource:
         truncation_tolerance_s: how far short of the announced duration counts as truncated.
         skip_unneeded: with ``analysis_fps``, do not decode non-reference frames that the
             analysis rate drops (H.264/HEVC in MP4, MOV, MKV, TS; see :class:`_SkipPlan`).
-            The frames handed on, their indices and times are the same either way.
+            On a sound file the frames handed on, their indices and times are the same
+            either way; on a damaged one indices also count the frames that would not
+            decode, and skipping stops at the first fault.
     """
 
     def __init__(
