@@ -319,11 +319,31 @@ class LazyFrame:
         return Frame(image=self.image, source_id=self.source_id, index=self.index, pts_s=self.pts_s)
 
 
+class RateSampler:
+    """Frames at most ``fps`` a second, chosen by presentation time: the first frame at or
+    after each due time. A frame late by up to half a period does not push the next one back
+    (``next_t`` runs on a grid), a later one restarts the grid half a period after it, so a
+    VFR stretch of sparse frames hands on every frame it has. ``fps`` 0 takes every frame.
+    """
+
+    def __init__(self, fps: float, start_s: float = 0.0) -> None:
+        self.period = 1.0 / fps if fps > 0 else 0.0
+        self.next_t = start_s
+
+    def take(self, t: float) -> bool:
+        """Whether the frame at ``t`` seconds is handed on (frames in increasing time)."""
+        if not self.period:
+            return True
+        if t + 1e-6 < self.next_t:
+            return False
+        self.next_t = max(self.next_t + self.period, t + self.period * 0.5)
+        return True
+
+
 class _SkipPlan:
     """Which packets the decoder must turn into pictures, decided before they are decoded.
 
-    The analysis keeps one frame per ``period`` (the rule in :meth:`VideoSource._decode`: the
-    first frame at or after ``next_t``). On 25-30 fps footage analysed at 10 fps, more than half
+    The analysis keeps frames at its rate (:class:`RateSampler`). On 25-30 fps footage analysed at 10 fps, more than half
     the decoded pictures are thrown away. Frames that nothing references (H.264/HEVC
     non-reference pictures: most B-frames of an x264 or phone encode) need not be decoded at
     all. This runs the same selection rule on the packets' timestamps, a window ahead of the
@@ -339,9 +359,9 @@ class _SkipPlan:
     decodable stream really ends is still measured.
     """
 
-    def __init__(self, period: float, tb: Any, start_pts: int, report: "DecodeReport") -> None:
-        self.period, self.tb, self.start_pts, self.report = period, tb, start_pts, report
-        self.next_t = 0.0
+    def __init__(self, fps: float, tb: Any, start_pts: int, report: "DecodeReport") -> None:
+        self.sampler = RateSampler(fps)  # the same rule as VideoSource._decode, run ahead
+        self.tb, self.start_pts, self.report = tb, start_pts, report
         self.last: float | None = None
         self.rank = 0
         self.ranks: dict[int, int] = {}  # raw pts -> rank, in pts order; popped as frames leave
@@ -357,10 +377,7 @@ class _SkipPlan:
             if self.last is not None:
                 self.report._intervals.append(t - self.last)
             self.last = t
-            if t + 1e-6 >= self.next_t:
-                self.next_t = max(self.next_t + self.period, t + self.period * 0.5)
-                needed = True
-            self._needed[pts] = needed
+            self._needed[pts] = self.sampler.take(t) or needed
         else:
             self._needed[pts] = True
         self.ranks.setdefault(pts, self.rank)
@@ -526,7 +543,7 @@ class VideoSource:
         if (self.skip_unneeded and self.analysis_fps > 0 and tb and stream.start_time is not None
                 and cc.name in _SKIP_CODECS
                 and any(n in container.format.name.split(",") for n in _SKIP_CONTAINERS)):
-            plan = self._plan = _SkipPlan(1.0 / self.analysis_fps, tb, stream.start_time, rep)
+            plan = self._plan = _SkipPlan(self.analysis_fps, tb, stream.start_time, rep)
         demuxed = container.demux(stream)
         packets = plan.packets(demuxed) if plan else ((pkt, True) for pkt in demuxed)
         skipping = False
@@ -595,8 +612,7 @@ class VideoSource:
         stream = container.streams.video[0]
         tb = stream.time_base
         start_pts = stream.start_time
-        period = 1.0 / self.analysis_fps if self.analysis_fps > 0 else 0.0
-        next_t = 0.0
+        sampler = RateSampler(self.analysis_fps)
         last: float | None = None
         index = -1
         for vf, raw_pts in self._decoded_frames(container, logs):
@@ -623,10 +639,8 @@ class VideoSource:
                 rep.first_pts_s = round(pts_s, 6)
             last = pts_s
             rep.last_pts_s = round(pts_s, 6)
-            if period:
-                if pts_s + 1e-6 < next_t:
-                    continue
-                next_t = max(next_t + period, pts_s + period * 0.5)
+            if not sampler.take(pts_s):
+                continue
             rep.frames_analysed += 1
             rotation = int(vf.rotation or 0) % 360
             if self._lazy:

@@ -38,7 +38,7 @@ def decode_segment(
     """
     import av
 
-    from pipeline.ingest import _open, _rotate
+    from pipeline.ingest import RateSampler, _open, _rotate
 
     fh, container = _open(Path(path))
     try:
@@ -53,8 +53,7 @@ def decode_segment(
                 container.seek(target, backward=True, any_frame=False, stream=stream)
             except av.error.FFmpegError:
                 container.seek(0)  # some containers cannot seek: decode from the start
-            period = 1.0 / max_fps if max_fps > 0 else 0.0
-            next_t = start_s
+            sampler = RateSampler(max_fps, start_s)
             last: float | None = None
             n = 0
             try:
@@ -66,9 +65,8 @@ def decode_segment(
                         break
                     if t < start_s - 1e-6 or (last is not None and t <= last):
                         continue
-                    if period and t + 1e-6 < next_t:
+                    if not sampler.take(t):
                         continue
-                    next_t = max(next_t + period, t + period * 0.5) if period else t
                     last = t
                     image = _rotate(vf.to_ndarray(format="bgr24"), int(vf.rotation or 0) % 360)
                     yield Frame(image=np.ascontiguousarray(image), source_id=str(path), index=n,
