@@ -228,3 +228,15 @@ def test_skipping_keeps_the_tail_of_a_truncated_file(tmp_path):
     assert skipped == full
     assert rep["ended"] == rep_full["ended"] == "truncated"
     assert rep["last_pts_s"] == rep_full["last_pts_s"]
+
+
+def test_rate_sampler_keeps_its_grid_and_takes_every_sparse_frame():
+    from pipeline.ingest import RateSampler
+
+    s = RateSampler(10.0)  # 25 fps in: 0.00, 0.04, 0.08, ...
+    took = [round(i / 25, 2) for i in range(25) if s.take(i / 25)]
+    assert took == [0.0, 0.12, 0.2, 0.32, 0.4, 0.52, 0.6, 0.72, 0.8, 0.92]  # 10 a second
+    s = RateSampler(10.0)
+    assert all(s.take(t) for t in (0.0, 0.5, 1.25, 3.0))  # sparser than the rate: all of them
+    assert not s.take(3.04) and s.take(3.1)  # grid restarted half a period after 3.0
+    assert all(RateSampler(0.0).take(t) for t in (0.0, 0.001, 0.002))
