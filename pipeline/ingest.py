@@ -343,8 +343,8 @@ class RateSampler:
 class _SkipPlan:
     """Which packets the decoder must turn into pictures, decided before they are decoded.
 
-    The analysis keeps frames at its rate (:class:`RateSampler`). On 25-30 fps footage analysed at 10 fps, more than half
-    the decoded pictures are thrown away. Frames that nothing references (H.264/HEVC
+    The analysis keeps frames at its rate (:class:`RateSampler`). On 25-30 fps footage
+    analysed at 10 fps, more than half the decoded pictures are thrown away. Frames that nothing references (H.264/HEVC
     non-reference pictures: most B-frames of an x264 or phone encode) need not be decoded at
     all. This runs the same selection rule on the packets' timestamps, a window ahead of the
     decoder (packets come in decode order, frames leave in presentation order), and marks each
@@ -370,15 +370,12 @@ class _SkipPlan:
 
     def _rule(self, pts: int, tail: bool) -> None:
         t = float((pts - self.start_pts) * self.tb)
-        needed = tail
-        if pts in self._needed:  # a repeated timestamp: decode both, _decode drops one
-            self._needed[pts] = True
-        elif self.last is None or t > self.last:
+        if pts not in self._needed and (self.last is None or t > self.last):
             if self.last is not None:
                 self.report._intervals.append(t - self.last)
             self.last = t
-            self._needed[pts] = self.sampler.take(t) or needed
-        else:
+            self._needed[pts] = self.sampler.take(t) or tail
+        else:  # a repeated or going-back timestamp: decode it, _decode drops it
             self._needed[pts] = True
         self.ranks.setdefault(pts, self.rank)
         self.rank += 1
