@@ -45,7 +45,8 @@ def case_dir(tmp_path: Path, with_faces: bool = True) -> Path:
                     "probe": {"container": "mp4", "video_codec": "h264", "width": 320,
                               "height": 240, "avg_fps": 10.0, "duration_s": 100.0,
                               "creation_time": "2024-05-01T22:10:00.000000Z"},
-                    "decode": {"frames_decoded": 50, "frames_analysed": 50, "decode_faults": 2,
+                    "decode": {"frames_decoded": 50, "frames_analysed": 50, "frames_not_decoded": 20,
+                               "decode_faults": 2,
                                "fault_messages": [EVIL, "bad NAL"], "ended": "truncated"}}],
         "skipped": [{"path": f"/evidence/{EVIL}.txt", "reason": "not a video extension"}],
         "summary": {"inputs": 1, "ok": 0, "partial": 1, "failed": 0, "events": 2},
@@ -107,7 +108,7 @@ def test_report_escapes_everything_and_shows_matches_and_identities(tmp_path):
     assert "<polyline" in page and "containment" in page
     # source facts, decode faults and wall clock from the container's creation time
     txt = text_of(page)
-    assert "decode faults: 2" in txt and "bad NAL" in txt and "2024-05-01 22:10:12" in txt
+    assert "decode faults: 2" in txt and "bad NAL" in txt and "not decoded 20" in txt and "2024-05-01 22:10:12" in txt
     m = json.loads((d / "manifest.json").read_text())
     assert set(m["outputs"]) == {"events.csv", "matches.csv", "report.html"}
 
