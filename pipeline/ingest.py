@@ -461,7 +461,6 @@ class VideoSource:
     ) -> None:
         self.path = Path(path)
         self.skip_unneeded = skip_unneeded
-        self._plan: _SkipPlan | None = None
         self.source_id = source_id if source_id is not None else str(path)
         self.analysis_fps = analysis_fps
         self.decode_threads = decode_threads
@@ -515,7 +514,18 @@ class VideoSource:
             container.close()
             fh.close()
 
-    def _decoded_frames(self, container: Any, logs: list) -> Iterator[tuple[Any, int | None]]:
+    def _skip_plan(self, container: Any) -> _SkipPlan | None:
+        """The skip plan for this stream, or None where skipping is off or not allowed."""
+        stream = container.streams.video[0]
+        if (self.skip_unneeded and self.analysis_fps > 0 and stream.time_base
+                and stream.start_time is not None and stream.codec_context.name in _SKIP_CODECS
+                and any(n in container.format.name.split(",") for n in _SKIP_CONTAINERS)):
+            return _SkipPlan(self.analysis_fps, stream.time_base, stream.start_time, self.report)
+        return None
+
+    def _decoded_frames(
+        self, container: Any, logs: list, plan: _SkipPlan | None
+    ) -> Iterator[tuple[Any, int | None]]:
         """Yield (VideoFrame, raw pts) in decoder output order with timestamps repaired.
 
         Containers such as AVI with packed B-frames or remuxed MOVs label frames with
@@ -536,11 +546,6 @@ class VideoSource:
         consecutive = 0
         seen_logs = 0
         cc = stream.codec_context
-        plan = self._plan = None
-        if (self.skip_unneeded and self.analysis_fps > 0 and tb and stream.start_time is not None
-                and cc.name in _SKIP_CODECS
-                and any(n in container.format.name.split(",") for n in _SKIP_CONTAINERS)):
-            plan = self._plan = _SkipPlan(self.analysis_fps, tb, stream.start_time, rep)
         demuxed = container.demux(stream)
         packets = plan.packets(demuxed) if plan else ((pkt, True) for pkt in demuxed)
         skipping = False
@@ -612,10 +617,11 @@ class VideoSource:
         sampler = RateSampler(self.analysis_fps)
         last: float | None = None
         index = -1
-        for vf, raw_pts in self._decoded_frames(container, logs):
+        plan = self._skip_plan(container)
+        for vf, raw_pts in self._decoded_frames(container, logs, plan):
             # the frame's place in the stream: with skipping, counted over the frames not
             # decoded too, so indices match a full decode (the render and face passes)
-            ranked = self._plan.index_of(raw_pts) if self._plan else None
+            ranked = plan.index_of(raw_pts) if plan else None
             index = index + 1 if ranked is None else ranked
             if raw_pts is None:
                 # No timestamp in the container: continue from the last one at the nominal
@@ -630,7 +636,7 @@ class VideoSource:
                 if pts_s <= last:
                     rep.frames_dropped_non_increasing_pts += 1
                     continue
-                if self._plan is None:  # else measured over every packet by the plan
+                if plan is None:  # else measured over every packet by the plan
                     rep._intervals.append(pts_s - last)
             if rep.first_pts_s is None:
                 rep.first_pts_s = round(pts_s, 6)
