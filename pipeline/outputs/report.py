@@ -79,6 +79,30 @@ def evidence_view(evidence: list[dict[str, Any]]) -> dict[str, Any]:
             "rows": [[row.get(c) for c in columns] for row in evidence]}
 
 
+def model_rows(models: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table row per model file in the manifest's ``models``, nested entries included.
+
+    A role whose entry is itself a file (``person_detector``) is one row. A role made of parts
+    (``faces``: a built-in detector, a landmarks file, an embedder and its weights) gives one
+    row per part, named ``faces · landmarks`` and so on, so every file's sha256 is on the page;
+    a part given as text (``dlib HOG ... (built into dlib)``) is a row with no file.
+    Other values (thresholds) are in the resolved configuration and are left out.
+    """
+    rows: list[dict[str, Any]] = []
+    for role, entry in models.items():
+        if not isinstance(entry, dict):
+            rows.append({"role": role, "name": entry})
+        elif "sha256" in entry or "path" in entry or "name" in entry:
+            rows.append({"role": role, **entry})
+        else:
+            for part, value in entry.items():
+                if isinstance(value, dict):
+                    rows.append({"role": f"{role} · {part}", **value})
+                elif isinstance(value, str):
+                    rows.append({"role": f"{role} · {part}", "name": value})
+    return rows
+
+
 def _load_optional(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
@@ -127,6 +151,7 @@ def gather(out_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, A
         identities.append({**ident, "_rows": rows})
     return {
         "manifest": manifest,
+        "model_rows": model_rows(manifest.get("models") or {}),
         "run": manifest.get("run", {}),
         "summary": manifest.get("summary", {}),
         "inputs": inputs,

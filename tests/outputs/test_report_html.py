@@ -113,6 +113,32 @@ def test_report_escapes_everything_and_shows_matches_and_identities(tmp_path):
     assert set(m["outputs"]) == {"events.csv", "matches.csv", "report.html"}
 
 
+def test_models_table_lists_every_file_of_a_model_made_of_parts(tmp_path):
+    # The manifest's "faces" entry is nested (the shape detectors/faces.py writes): its files'
+    # sha256 were once shown as one row reading "None".
+    d = case_dir(tmp_path)
+    m = json.loads((d / "manifest.json").read_text())
+    m["models"]["faces"] = {
+        "detector": "dlib HOG frontal face detector (built into dlib)",
+        "landmarks": {"name": "dlib_landmarks_5", "path": "/m/lm5.dat", "sha256": "c4" * 32,
+                      "licence": "CC0-1.0", "official_artifact": True},
+        "embedder": "deepface Dlib",
+        "weights": {"name": "dlib_face_resnet", "path": "/m/resnet.dat", "sha256": "55" * 32,
+                    "licence": "CC0-1.0", "official_artifact": True},
+        "match_threshold_cosine": 0.08,
+    }
+    (d / "manifest.json").write_text(json.dumps(m))
+    rebuild_report(d)
+    page = (d / "report.html").read_text()
+    table = page.split("<h3>Models</h3>")[1].split("</table>")[0]
+    table = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", table)).split())
+    assert "ab" * 32 in table and "c4" * 32 in table and "55" * 32 in table
+    assert "faces · landmarks dlib_landmarks_5 /m/lm5.dat" in table
+    assert "faces · weights dlib_face_resnet /m/resnet.dat" in table
+    assert "faces · detector dlib HOG frontal face detector (built into dlib)" in table
+    assert "None" not in table and "0.08" not in table
+
+
 def test_csvs_have_a_row_per_item_and_defuse_formulas(tmp_path):
     d = case_dir(tmp_path)
     rebuild_report(d)
