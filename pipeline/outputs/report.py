@@ -149,6 +149,10 @@ def gather(out_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, A
                          "_left": max(0.0, min(100.0, 100 * a / dur)),
                          "_width": max(0.8, min(100.0, 100 * (b - a) / dur)), "_dur": dur})
         identities.append({**ident, "_rows": rows})
+    # A person seen once is linked to no one: listed compactly after the linked identities,
+    # which are what this section is for (a busy scan has hundreds of single sightings).
+    linked = [i for i in identities if len(i["_rows"]) > 1]
+    single = [i for i in identities if len(i["_rows"]) <= 1]
     return {
         "manifest": manifest,
         "model_rows": model_rows(manifest.get("models") or {}),
@@ -158,7 +162,8 @@ def gather(out_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, A
         "events": events,
         "matches": matches,
         "has_matches": matches_doc is not None,
-        "identities": identities,
+        "identities": linked,
+        "single_sightings": single,
         "has_identities": identities_doc is not None,
         "event_types": sorted({str(e.get("type")) for e in events}),
         "built_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -77,9 +77,15 @@ def case_dir(tmp_path: Path, with_faces: bool = True) -> Path:
                     "distance": 0.06, "threshold": 0.07, "rank": 2, "quality": 0.4,
                     "thumbnail": None, "reference_thumbnail": None}]
         (d / "matches.json").write_text(json.dumps({"matches": matches}))
-        ident = {"identities": [{"id": "P1", "linked_by": "face", "sightings": [
-            {"source": src, "source_sha256": "ef" * 32, "track": 3, "start_s": 25.0,
-             "end_s": 50.0, "thumbnail": "faces/m1.jpg"}]}]}
+        ident = {"identities": [
+            {"id": "P1", "linked_by": "face", "sightings": [
+                {"source": src, "source_sha256": "ef" * 32, "track": 3, "start_s": 25.0,
+                 "end_s": 50.0, "thumbnail": "faces/m1.jpg", "cue": "face"},
+                {"source": "/evidence/cam2.mp4", "source_sha256": "01" * 32, "track": 7,
+                 "start_s": 1.0, "end_s": 2.0, "thumbnail": None, "cue": "face"}]},
+            {"id": "P2", "linked_by": "single", "sightings": [
+                {"source": src, "source_sha256": "ef" * 32, "track": 11, "start_s": 60.0,
+                 "end_s": 61.5, "thumbnail": "faces/m1.jpg", "cue": "appearance"}]}]}
         (d / "identities.json").write_text(json.dumps(ident))
     return d
 
@@ -101,8 +107,12 @@ def test_report_escapes_everything_and_shows_matches_and_identities(tmp_path):
     # matches: reference photo beside the best face, URL-quoted relative paths
     assert '<img src="faces/ref%20%231.jpg"' in page and '<img src="faces/m1.jpg"' in page
     assert "0.041" in page and "threshold 0.070" in page
-    # identity timeline: sighting 25–50 s of a 100 s source
+    # identity timeline: sighting 25–50 s of a 100 s source; a person seen once is listed
+    # after the linked identities, folded, and not counted as one
     assert 'style="left:25.0%;width:25.0%"' in page
+    assert "Identities (1 linked)" in page
+    folded = page.split("1 person seen once, linked to no other track")[1].split("</details>")[0]
+    assert ">P2<" in folded and "#11" in folded and "Identity P2" not in page
     # events: thumbnail and clip for the first; "no clip" for the second; evidence sparkline
     assert 'src="clips/cam-e1.mp4"' in page and page.count("no clip") >= 1
     assert "<polyline" in page and "containment" in page
