@@ -293,9 +293,10 @@ def _chains(pieces: list[_Piece], max_gap: float) -> list[list[_Piece]]:
     return list(groups.values())
 
 
-def _chain_event(chain: list[_Piece]) -> Event:
-    """One carry from a chain of pieces: its span, the adult with the most qualifying time,
-    every adult and child track, the mean strength over the instants, the evidence per instant."""
+def _chain_event(chain: list[_Piece], kind: str = "carry") -> Event:
+    """One event (``carry`` or ``lead_away``) from a chain of pieces: its span, the adult with
+    the most qualifying time, every adult and child track, the mean strength over the
+    instants, the evidence per instant."""
     by_adult: dict[int, list[_Piece]] = {}
     for p in chain:
         by_adult.setdefault(p.pair.big.track_id, []).append(p)
@@ -304,7 +305,7 @@ def _chain_event(chain: list[_Piece]) -> Event:
     strength = np.concatenate([p.strength for p in chain])
     evidence = sorted((e for p in chain for e in p.evidence), key=lambda e: e["t_s"])
     return Event(
-        type="carry",
+        type=kind,
         source_id=first.big.source_id,
         start_s=min(p.start for p in chain),
         end_s=max(p.end for p in chain),
@@ -490,8 +491,13 @@ def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool)
 
 
 def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequence[Event] = ()) -> list[Event]:
-    """Adult and child walking together on the ground for ``lead_min_duration_s``."""
-    raw: list[Event] = []
+    """Adult and child walking together on the ground for ``lead_min_duration_s``.
+
+    As for carry, the time is counted over a chain of pairs (:func:`_chains`): when the
+    adult's or the child's track breaks (an occlusion, the pair crossing someone), the pieces
+    on either side add up if the new track is where the old one was beside the shared person.
+    """
+    pieces: list[_Piece] = []
     adults = [t for t in tracks if t.attributes.get("age_group") == "adult"]
     children = [t for t in tracks if t.attributes.get("age_group") == "child"]
     spans = _Spans(children)
@@ -523,14 +529,14 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
                 if a.track_id in ev.adult_tracks and c.track_id in ev.child_track:
                     on &= ~((p.t >= ev.start_s) & (p.t <= ev.end_s))
             strength = np.clip(1 - f["relative_speed"] / cfg.lead_max_relative_speed, 0, 1)
+            dt = _instant_seconds(p.t)
             for s, e in _segments(p.t, on, cfg.lead_max_gap_s):
-                if _on_duration(p.t, on, s, e) < cfg.lead_min_duration_s:
-                    continue
                 sel = np.arange(s, e + 1)[on[s : e + 1]]
-                raw.append(
-                    Event("lead_away", a.source_id, float(p.t[s]), float(p.t[e]), a.track_id,
-                          [c.track_id], float(np.mean(strength[sel])), _evidence(p.t, f, sel))
-                )
+                ev = [dict(x, tracks=f"adult #{a.track_id}, child #{c.track_id}")
+                      for x in _evidence(p.t, f, sel)]
+                pieces.append(_Piece(p, sel, dt[sel], strength[sel], ev))
+    raw = [_chain_event(ch, "lead_away") for ch in _chains(pieces, cfg.lead_max_gap_s)
+           if _union_seconds(ch) >= cfg.lead_min_duration_s]
     return _link(raw, cfg.lead_max_gap_s, cfg.lead_min_duration_s, carry=False)
 
 

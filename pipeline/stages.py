@@ -29,7 +29,8 @@ from pipeline.faces import FaceCandidates
 from pipeline.types import Track
 
 # events 2: carry evidence linked across the carrier's track breaks; events carry adult_tracks
-STAGE_VERSIONS = {"analysis": 2, "events": 2, "faces": 2}
+# events 3: lead-away time counted over chains of pairs across track breaks, as carry's is
+STAGE_VERSIONS = {"analysis": 2, "events": 3, "faces": 2}
 
 # faces: keys read while streaming (candidate frames), so they belong to the analysis stage.
 FACE_CANDIDATE_KEYS = ("enabled", "candidates_per_track", "candidate_min_gap_s", "head_fraction")

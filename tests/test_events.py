@@ -94,6 +94,35 @@ def test_walking_side_by_side_is_lead_away_not_carry():
     assert ev[0].score < 0.5  # always below a carry
 
 
+def passers_by() -> list[Track]:
+    """Three adults walking the other way across the scene's upper half: with two child
+    tracks among four, the scene's adult height comes from these (perspective fit)."""
+    return [track(10 + k, secs(0, 5), lambda s, k=k: adult(600 - 90 * s, feet=300 + 40 * k,
+                                                           h=150 + 20 * k)) for k in range(3)]
+
+
+def test_lead_away_counts_across_a_break_in_the_child_track():
+    # 2.2 s + 2.2 s of walking together, the child's track broken at 2.3 s (an occlusion):
+    # neither piece reaches lead_min_duration_s (3 s) on its own; the chain does.
+    a = track(1, secs(0, 5), lambda s: adult(100 + 100 * s))
+    c1 = track(2, secs(0, 2.3), lambda s: standing_child(160 + 100 * s))
+    c2 = track(3, secs(2.6, 5), lambda s: standing_child(160 + 100 * s))
+    ev = run([a, c1, c2] + passers_by())
+    assert [e.type for e in ev] == ["lead_away"], [e.to_dict() for e in ev]
+    assert ev[0].child_track == [2, 3] and ev[0].start_s <= 0.1 and ev[0].end_s >= 4.8
+    assert {x["tracks"] for x in ev[0].evidence} == {"adult #1, child #2", "adult #1, child #3"}
+
+
+def test_lead_away_pieces_of_two_children_in_different_places_do_not_add_up():
+    # a child beside the adult for 2 s, then another on his other side for 2 s: not one
+    # person continuing, so nothing reaches 3 s
+    a = track(1, secs(0, 5), lambda s: adult(100 + 100 * s))
+    c1 = track(2, secs(0, 2.2), lambda s: standing_child(160 + 100 * s))
+    c2 = track(3, secs(2.5, 4.7), lambda s: standing_child(40 + 100 * s))
+    assert run([a, c1, c2] + passers_by()) == []
+    assert c1.attributes["age_group"] == c2.attributes["age_group"] == "child"
+
+
 def test_two_adults_walking_together_nothing():
     a = track(1, secs(0, 6), lambda s: adult(100 + 100 * s))
     b = track(2, secs(0, 6), lambda s: adult(170 + 100 * s, h=190))
