@@ -1,5 +1,6 @@
-"""Carry clips from the one real carry photo: the two fathers walk real CCTV paths with their
-children on their shoulders.
+"""Event clips from real photos of adults with children: figures cut from them walk real CCTV
+paths. ``--kind carry`` (default): the two fathers with their children on their shoulders;
+``--kind lead_away``: the three hand-in-hand photos, an adult and a child side by side.
 
 The positives of bench/make_event_clips.py paste a child beside a real walker, so the detector
 sees two people. Here the carrier and child come from one real photograph
@@ -19,6 +20,17 @@ How each clip is made (recorded in ground truth):
    JPEG-like softening). The ground-truth carry spans every frame the figure is in view.
 
     REUNITE_MODELS=../shared/models .venv/bin/python bench/make_photo_clips.py runs/photo_clips
+    REUNITE_MODELS=../shared/models .venv/bin/python bench/make_photo_clips.py runs/lead_clips \
+        --kind lead_away
+
+Lead-away figures (../shared/data/carry/hand_in_hand/, see its SOURCES.md): a woman walking
+hand in hand with a girl of about 7 (school corridor photo, the girl 0.74 of the woman's
+height), a man walking hand in hand with a toddler (INRIA crop, 0.53) and a man standing
+holding a small child's hand (INRIA/Graz crop, 0.56). Each pair is cut out as one figure and
+scaled so the adult is as tall as the walker whose path it takes; the ground-truth
+``lead_away`` spans every frame the pair is in view (they enter together, walk together
+and leave together). The figures slide along the path: the legs do not move, as in the carry
+clips. The INRIA crops are 96x160 px and are upscaled 4x before cutting.
 
 Writes CLIPS_DIR/*.mp4 and CLIPS_DIR/ground_truth.json in bench/make_event_clips.py's format
 (``child_boxes`` is empty: the child is part of the figure).
@@ -50,16 +62,45 @@ FIGURES = [
 ADULT_SHARE = 0.84
 
 
-def cut_figures() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    img = cv2.imread(str(DATA / PHOTO))
+HAND = "carry/hand_in_hand/"
+# (name, photo, upscale, outer rectangle, sure-foreground, sure-background) in the photo's own
+# pixels; the adult is the figure's full height (head top to the feet or the photo's edge).
+LEAD_FIGURES = [
+    ("mother_girl", HAND + "contacthands_test_4539_7.jpg", 1, (348, 80, 645, 720),
+     [(505, 200, 600, 350), (520, 450, 590, 700), (375, 350, 450, 450), (395, 560, 440, 640),
+      (380, 260, 425, 320), (520, 100, 590, 190)],
+     [(348, 80, 470, 240), (348, 420, 360, 720), (455, 600, 492, 720), (600, 80, 645, 190)]),
+    ("father_toddler", HAND + "inria_person_174a.png", 4, (25, 27, 95, 129),
+     [(38, 48, 58, 70), (40, 90, 52, 115), (72, 90, 86, 104), (77, 80, 84, 88), (42, 33, 50, 44)],
+     [(70, 27, 95, 73), (25, 27, 36, 50)]),
+    ("man_child_standing", HAND + "inria_person_and_bike_146a.png", 4, (31, 28, 83, 126),
+     [(36, 45, 52, 70), (38, 90, 50, 115), (66, 90, 75, 110), (66, 76, 73, 84), (38, 32, 48, 42)],
+     [(31, 28, 35, 126), (60, 28, 83, 68)]),
+]
+
+
+def _read(photo: str) -> np.ndarray:
+    img = cv2.imread(str(DATA / photo))
     if img is None:
-        raise FileNotFoundError(DATA / PHOTO)
-    half = cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        raise FileNotFoundError(DATA / photo)
+    return img
+
+
+def cut_figures(kind: str = "carry") -> list[tuple[str, np.ndarray, np.ndarray, float, str]]:
+    """(name, sprite, alpha, the adult's share of the figure's height, photo) per figure."""
     out = []
-    for name, rect, fg in FIGURES:
-        spr, alpha = cut_person(half, tuple(v // 2 for v in rect), [],
-                                [tuple(v // 2 for v in r) for r in fg])
-        out.append((name, spr, alpha))
+    if kind == "carry":
+        half = cv2.resize(_read(PHOTO), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        for name, rect, fg in FIGURES:
+            spr, alpha = cut_person(half, tuple(v // 2 for v in rect), [],
+                                    [tuple(v // 2 for v in r) for r in fg])
+            out.append((name, spr, alpha, ADULT_SHARE, PHOTO))
+        return out
+    for name, photo, k, rect, fg, bg in LEAD_FIGURES:
+        img = cv2.resize(_read(photo), None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+        spr, alpha = cut_person(img, tuple(v * k for v in rect), [tuple(v * k for v in r) for r in bg],
+                                [tuple(v * k for v in r) for r in fg])
+        out.append((name, spr, alpha, 1.0, photo))
     return out
 
 
@@ -79,8 +120,8 @@ def _clearance(path: dict[int, np.ndarray], seen: dict[int, np.ndarray], shift: 
     return tot / max(len(path), 1)
 
 
-def build(out_dir: Path, min_s: float, pad_s: float, per_host: int) -> list[dict]:
-    figures = cut_figures()
+def build(out_dir: Path, min_s: float, pad_s: float, per_host: int, kind: str = "carry") -> list[dict]:
+    figures = cut_figures(kind)
     rng = np.random.default_rng(11)
     clips: list[dict] = []
     for host, (split, seconds) in HOSTS.items():
@@ -99,33 +140,36 @@ def build(out_dir: Path, min_s: float, pad_s: float, per_host: int) -> list[dict
             best = min(shifts, key=lambda s: _clearance(path, seen, s, n), default=None)
             if best is None or _clearance(path, seen, best, n) > 0.15:
                 continue
-            name_fig, spr, alpha = figures[made % len(figures)]
+            name_fig, spr, alpha, adult_share, photo = figures[made % len(figures)]
             variant = ["day", "night", "blur"][made % 3]
             idx = sorted(path)
             shown = [i + best for i in idx]
             c0 = max(0, next(i for i, t in enumerate(times) if t >= times[shown[0]] - pad_s))
             c1 = max(i for i, t in enumerate(times) if t <= times[shown[-1]] + pad_s)
-            imgs = []
+            imgs, boxes = [], []
             for j in range(c0, c1 + 1):
                 img = frames[j].copy()
                 b = path.get(j - best)
                 if b is not None:
-                    hf = int((b[3] - b[1]) / ADULT_SHARE)
+                    hf = int((b[3] - b[1]) / adult_share)
                     wf = max(4, int(spr.shape[1] * hf / spr.shape[0]))
                     s2 = cv2.resize(spr, (wf, hf), interpolation=cv2.INTER_AREA)
                     a2 = cv2.resize(alpha, (wf, hf), interpolation=cv2.INTER_AREA)
-                    paste(img, s2, a2, int((b[0] + b[2]) / 2 - wf / 2), int(b[3] - hf))
+                    vis = paste(img, s2, a2, int((b[0] + b[2]) / 2 - wf / 2), int(b[3] - hf))
+                    if vis is not None:
+                        boxes.append({"t_s": round(times[j] - times[c0], 3), "xyxy": [int(v) for v in vis]})
                 imgs.append(variant_look(img, variant, rng))
             stem = f"{Path(host).stem}-path{tid}-{name_fig}-{variant}"
             encode_even(out_dir / f"{stem}.mp4", imgs, fps)
             t0 = times[c0]
             clips.append({
                 "file": f"{stem}.mp4", "split": split, "host": host,
-                "how": (f"{name_fig} cut from the real two-fathers photo, walking the path of "
+                "how": (f"{name_fig} cut from the real photo {photo}, walking the path of "
                         f"track {tid} of {host} {(best / fps):+.1f} s later, {variant}"),
-                "events": [{"type": "carry", "start_s": round(times[shown[0]] - t0, 3),
+                "events": [{"type": kind, "start_s": round(times[shown[0]] - t0, 3),
                             "end_s": round(times[shown[-1]] - t0, 3)}],
                 "child_boxes": [],
+                "figure_boxes": boxes,
             })
             made += 1
             print(f"wrote {stem}.mp4 ({len(imgs)} frames, {split})")
@@ -138,9 +182,11 @@ def main() -> None:
     ap.add_argument("--min-s", type=float, default=4.0, help="shortest walker path to reuse")
     ap.add_argument("--pad-s", type=float, default=2.0)
     ap.add_argument("--per-host", type=int, default=4)
+    ap.add_argument("--kind", default="carry", choices=["carry", "lead_away"],
+                    help="carry: the two fathers; lead_away: the hand-in-hand photos")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    clips = build(args.out, args.min_s, args.pad_s, args.per_host)
+    clips = build(args.out, args.min_s, args.pad_s, args.per_host, args.kind)
     (args.out / "ground_truth.json").write_text(json.dumps({"clips": clips}, indent=2) + "\n")
     print(f"{len(clips)} clips, ground truth in {args.out / 'ground_truth.json'}")
 
