@@ -29,6 +29,10 @@ from pipeline.config import load_config  # noqa: E402
 VARIANTS = {
     "yolox_nano tiled (default)": ["detector.model=yolox_nano", "detector.tiling=auto"],
     "yolox_nano whole frame": ["detector.model=yolox_nano", "detector.tiling=off"],
+    "yolov8n @416 tiled": ["detector.model=yolov8n", "detector.input_size=416",
+                           "detector.tiling=auto"],
+    "yolov8n @640 tiled": ["detector.model=yolov8n", "detector.input_size=640",
+                           "detector.tiling=auto"],
     "yolov8s_fall @640 tiled": ["detector.model=yolov8s_fall", "detector.input_size=640",
                                 "detector.tiling=auto"],
     "yolov8s_fall @640 whole frame": ["detector.model=yolov8s_fall", "detector.input_size=640",

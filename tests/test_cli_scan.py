@@ -107,7 +107,7 @@ def test_unknown_model_lists_known(tmp_path):
     clip = write_clip(tmp_path / "a.mp4", [0.0, 0.1])
     r = CliRunner().invoke(main, ["scan", str(clip), "--out", str(tmp_path / "o"),
                                   "--set", "detector.model=yolo99"])
-    assert r.exit_code == 2 and "known: yolo11n, yolov8s_fall, yolox_nano" in r.output
+    assert r.exit_code == 2 and "known: yolo11n, yolov8n, yolov8s_fall, yolox_nano" in r.output
 
 
 def test_missing_input_exit_1(tmp_path, models_env):

