@@ -213,14 +213,28 @@ class _Piece:
         return float(self.pair.t[self.q[-1]])
 
 
-def _instant_seconds(t: np.ndarray) -> np.ndarray:
+def _instant_seconds(t: np.ndarray, step: float | None = None) -> np.ndarray:
     """Seconds each instant stands for: up to the next one, at most twice the usual step (a gap
-    in the track is not qualifying time); the last instant counts 0."""
+    in the track is not qualifying time); the last instant counts 0.
+
+    ``step`` is the source's usual step between observations (:func:`_frame_step`). Without it
+    the step is this series' own median, which is right for a dense track but not for one
+    seen three times in five seconds (a weak box found, lost and found again): there the
+    median step is the gap itself, and one instant followed by a 3 s gap counted 3 s."""
     if len(t) < 2:
         return np.zeros(len(t))
     dt = np.append(np.diff(t), 0.0)
-    med = float(np.median(np.diff(t)))
+    med = step if step else float(np.median(np.diff(t)))
     return np.minimum(dt, 2 * med) if med > 0 else dt
+
+
+def _frame_step(tracks: Sequence[Track]) -> float | None:
+    """The usual seconds between a track's observations in this source: the median step over
+    all tracks (the analysis rate; gaps the tracker filled are observations too)."""
+    steps = [np.diff(np.asarray(tr.pts_s, np.float64)) for tr in tracks if len(tr.pts_s) > 1]
+    steps = [d[d > 0] for d in steps]
+    allsteps = np.concatenate(steps) if steps else np.zeros(0)
+    return float(np.median(allsteps)) if len(allsteps) else None
 
 
 def _union_seconds(pieces: Sequence[_Piece]) -> float:
@@ -332,6 +346,7 @@ class PairCues:
     t: np.ndarray
     features: dict[str, np.ndarray]
     tests: dict[str, np.ndarray]
+    step: float | None = None  # the usual seconds between observations (_frame_step)
 
     @property
     def qualifying(self) -> np.ndarray:
@@ -342,7 +357,7 @@ class PairCues:
     def qualifying_s(self) -> float:
         """Seconds the qualifying instants stand for (what ``carry_min_duration_s`` is held to
         for a pair on its own)."""
-        return float(_instant_seconds(self.t)[self.qualifying].sum())
+        return float(_instant_seconds(self.t, self.step)[self.qualifying].sum())
 
 
 def carry_cues(
@@ -354,7 +369,7 @@ def carry_cues(
     if p is None:
         return None
     f = _carry_features(p, _usable(perspective, cfg))
-    return PairCues(p.t, f, _cue_tests(f, cfg))
+    return PairCues(p.t, f, _cue_tests(f, cfg), _frame_step([big, small]))
 
 
 def carry_events(
@@ -368,6 +383,7 @@ def carry_events(
     cue; without it that cue is not used.
     """
     perspective = _usable(perspective, cfg)
+    step = _frame_step(tracks)
     pieces: list[_Piece] = []
     spans = _Spans(tracks)
     for big in tracks:
@@ -379,7 +395,7 @@ def carry_events(
                 continue
             f = _carry_features(p, perspective)
             on, strength = _carry_instants(f, cfg)
-            dt = _instant_seconds(p.t)
+            dt = _instant_seconds(p.t, step)
             for s, e in _segments(p.t, on, cfg.carry_max_gap_s):
                 sel = np.arange(s, e + 1)[on[s : e + 1]]
                 # which pair each instant comes from (a chain joins several)
@@ -407,6 +423,7 @@ def merged_box_events(
 ) -> list[Event]:
     """Carries seen as one box holding two people (see the module doc)."""
     raw: list[Event] = []
+    step = _frame_step(tracks)
     for tr in tracks:
         b = tr.boxes()
         if len(b) < 3:
@@ -439,7 +456,7 @@ def merged_box_events(
             on |= held
             strength = np.where(held, np.maximum(strength, share), strength)
         for s0, e0 in _segments(t, on, cfg.carry_max_gap_s):
-            if _on_duration(t, on, s0, e0) < cfg.carry_merged_min_duration_s:
+            if _on_duration(t, on, s0, e0, step) < cfg.carry_merged_min_duration_s:
                 continue
             sel = np.arange(s0, e0 + 1)[on[s0 : e0 + 1]]
             raw.append(Event(
@@ -456,9 +473,9 @@ def _rolling_mean(t: np.ndarray, v: np.ndarray, window_s: float) -> np.ndarray:
     return np.asarray([v[np.abs(t - ti) <= window_s / 2].mean() for ti in t])
 
 
-def _on_duration(t: np.ndarray, on: np.ndarray, s: int, e: int) -> float:
+def _on_duration(t: np.ndarray, on: np.ndarray, s: int, e: int, step: float | None = None) -> float:
     """Seconds covered by qualifying instants in [s, e] (see :func:`_instant_seconds`)."""
-    return float(_instant_seconds(t)[s : e + 1][on[s : e + 1]].sum())
+    return float(_instant_seconds(t, step)[s : e + 1][on[s : e + 1]].sum())
 
 
 def _link(events: list[Event], max_gap: float, min_duration: float, carry: bool) -> list[Event]:
@@ -498,6 +515,7 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
     on either side add up if the new track is where the old one was beside the shared person.
     """
     pieces: list[_Piece] = []
+    step = _frame_step(tracks)
     adults = [t for t in tracks if t.attributes.get("age_group") == "adult"]
     children = [t for t in tracks if t.attributes.get("age_group") == "child"]
     spans = _Spans(children)
@@ -529,7 +547,7 @@ def lead_away_events(tracks: Sequence[Track], cfg: EventsConfig, carried: Sequen
                 if a.track_id in ev.adult_tracks and c.track_id in ev.child_track:
                     on &= ~((p.t >= ev.start_s) & (p.t <= ev.end_s))
             strength = np.clip(1 - f["relative_speed"] / cfg.lead_max_relative_speed, 0, 1)
-            dt = _instant_seconds(p.t)
+            dt = _instant_seconds(p.t, step)
             for s, e in _segments(p.t, on, cfg.lead_max_gap_s):
                 sel = np.arange(s, e + 1)[on[s : e + 1]]
                 ev = [dict(x, tracks=f"adult #{a.track_id}, child #{c.track_id}")

@@ -30,7 +30,7 @@ from pipeline.types import Track
 
 # events 2: carry evidence linked across the carrier's track breaks; events carry adult_tracks
 # events 3: lead-away time counted over chains of pairs across track breaks, as carry's is
-STAGE_VERSIONS = {"analysis": 2, "events": 3, "faces": 2}
+STAGE_VERSIONS = {"analysis": 2, "events": 4, "faces": 2}
 
 # faces: keys read while streaming (candidate frames), so they belong to the analysis stage.
 FACE_CANDIDATE_KEYS = ("enabled", "candidates_per_track", "candidate_min_gap_s", "head_fraction")

@@ -196,6 +196,29 @@ def test_one_box_holding_two_people_is_a_carry():
     assert "same box" in ev[0].summary
 
 
+def test_one_tall_glimpse_before_a_long_gap_is_not_a_carry():
+    # A track found, lost and found again (observations at 0, 3.0 and 5.4 s), tall only at the
+    # first: that instant stands for one analysis step, not for the 3 s gap after it. (It once
+    # stood for the gap, and high_recall reported "a child in the same box for 0.0 s".)
+    tracks = scene()
+    sparse = Track(20, "cam.mp4")
+    for s, ratio in ((0.0, 1.3), (3.0, 1.0), (5.4, 1.0)):
+        sparse.add(s, int(s * FPS), np.asarray((400, 380 - ratio * 170, 440, 380), np.float32), 0.8)
+    tracks.append(sparse)
+    assert [e for e in run(tracks, carry_merged_box=True) if e.type == "carry"] == []
+    # the same box tall over 2.5 s of dense observations is one
+    tracks[-1] = track(20, secs(0, 2.5), lambda s: (400, 380 - 1.3 * 170, 440, 380))
+    assert [e.adult_track for e in run(tracks, carry_merged_box=True) if e.type == "carry"] == [20]
+
+
+def test_three_glimpses_of_a_held_child_seconds_apart_are_not_a_carry():
+    a = track(1, secs(0, 6), lambda s: adult(100 + 80 * s))
+    c = track(2, [0.0, 2.0, 4.0], lambda s: carried(100 + 80 * s))
+    assert [e for e in run([a, c]) if e.type == "carry"] == []
+    # each glimpse stands for at most two analysis steps (0.2 s), not for the 2 s gap after it
+    assert carry_cues(a, c, EventsConfig()).qualifying_s <= 0.4 + 1e-6
+
+
 def test_a_tall_adult_is_not_a_carry():
     tracks = scene()
     tracks.append(track(20, secs(0, 6), lambda s: (400 + 30 * s, 380 - 1.08 * 170, 440 + 30 * s, 380)))
