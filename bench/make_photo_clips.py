@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DATA  # noqa: E402
-from bench.make_event_clips import HOSTS, carriers, encode_even, host_frames, variant_look  # noqa: E402
+from bench.make_event_clips import HOSTS, carriers, encode_even, host_file, host_frames, variant_look  # noqa: E402
 from sample_clips.make_clips import cut_person, paste  # noqa: E402
 
 PHOTO = "carry/positive/unsplash_two_fathers_children_on_shoulders.png"
@@ -120,14 +120,18 @@ def _clearance(path: dict[int, np.ndarray], seen: dict[int, np.ndarray], shift: 
     return tot / max(len(path), 1)
 
 
-def build(out_dir: Path, min_s: float, pad_s: float, per_host: int, kind: str = "carry") -> list[dict]:
+def build(out_dir: Path, min_s: float, pad_s: float, per_host: int, kind: str = "carry",
+          hosts: list[str] | None = None) -> list[dict]:
     figures = cut_figures(kind)
     rng = np.random.default_rng(11)
     clips: list[dict] = []
     for host, (split, seconds) in HOSTS.items():
+        if hosts and not any(h in host for h in hosts):
+            continue
         if seconds < 2 * min_s:
             continue  # too short to walk a figure along a path shifted away from its walker
-        frames, times, fps = host_frames(DATA / host, seconds)
+        file, scale, host_stem = host_file(host)
+        frames, times, fps = host_frames(file, seconds, scale)
         seen: dict[int, np.ndarray] = {}
         paths = carriers(frames, times, min_s, seen)
         rng.shuffle(paths)
@@ -159,7 +163,7 @@ def build(out_dir: Path, min_s: float, pad_s: float, per_host: int, kind: str = 
                     if vis is not None:
                         boxes.append({"t_s": round(times[j] - times[c0], 3), "xyxy": [int(v) for v in vis]})
                 imgs.append(variant_look(img, variant, rng))
-            stem = f"{Path(host).stem}-path{tid}-{name_fig}-{variant}"
+            stem = f"{host_stem}-path{tid}-{name_fig}-{variant}"
             encode_even(out_dir / f"{stem}.mp4", imgs, fps)
             t0 = times[c0]
             clips.append({
@@ -184,9 +188,10 @@ def main() -> None:
     ap.add_argument("--per-host", type=int, default=4)
     ap.add_argument("--kind", default="carry", choices=["carry", "lead_away"],
                     help="carry: the two fathers; lead_away: the hand-in-hand photos")
+    ap.add_argument("--host", action="append", default=[], help="only hosts whose path has this")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    clips = build(args.out, args.min_s, args.pad_s, args.per_host, args.kind)
+    clips = build(args.out, args.min_s, args.pad_s, args.per_host, args.kind, args.host)
     (args.out / "ground_truth.json").write_text(json.dumps({"clips": clips}, indent=2) + "\n")
     print(f"{len(clips)} clips, ground truth in {args.out / 'ground_truth.json'}")
 
