@@ -28,6 +28,25 @@ from pipeline.config import load_config  # noqa: E402
 from pipeline.scan import run_scan  # noqa: E402
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n: with 7 clips, 2/7 is anything from
+    0.08 to 0.64, and the figure should say so."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def poisson_upper(k: int, conf: float = 0.95) -> float:
+    """One-sided upper confidence bound on the mean of a Poisson count k (0 → 3.0 at 95%): no
+    false event in 4 minutes bounds the rate at 3 per 4 minutes, not at zero."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(conf, 2 * k + 2) / 2)
+
+
 def tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
@@ -87,7 +106,9 @@ def main() -> None:
         tp, fp, fn = totals[key]
         prec = tp / (tp + fp) if tp + fp else float("nan")
         rec = tp / (tp + fn) if tp + fn else float("nan")
-        print(f"{args.type} {key:4s}: precision {prec:.2f} recall {rec:.2f} (TP {tp}, FP {fp}, FN {fn})")
+        (rl, rh), (pl, ph) = wilson(tp, tp + fn), wilson(tp, tp + fp)
+        print(f"{args.type} {key:4s}: precision {prec:.2f} [95% {pl:.2f}-{ph:.2f}] "
+              f"recall {rec:.2f} [95% {rl:.2f}-{rh:.2f}] (TP {tp}, FP {fp}, FN {fn})")
     if args.negatives:
         res = scan([str(args.negatives)], cfg, detector, args.store)
         total_fp = total_min = 0.0
@@ -99,7 +120,9 @@ def main() -> None:
             rate = n / (dur / 600) if dur else float("nan")
             print(f"negative {name[:50]:50s} {dur:7.1f} s  {n} false {args.type}  ({rate:.2f} per 10 min)")
         print(f"negatives overall: {int(total_fp)} false {args.type} in {total_min:.1f} min "
-              f"({total_fp / (total_min / 10) if total_min else float('nan'):.2f} per 10 min)")
+              f"({total_fp / (total_min / 10) if total_min else float('nan'):.2f} per 10 min; "
+              f"95% upper bound {poisson_upper(int(total_fp)) / (total_min / 10) if total_min else float('nan'):.1f} "
+              f"per 10 min)")
     print(f"config: {args.config or 'defaults'}; overrides: {args.sets or 'none'}")
 
 
