@@ -24,18 +24,7 @@ fi
 # ultralytics: no settings sync or hub telemetry for evidence work (a scan also sets
 # YOLO_OFFLINE); this writes ultralytics' own settings file once.
 YOLO_OFFLINE=1 .venv/bin/python -c "from ultralytics.utils import SETTINGS; SETTINGS.update({'sync': False})" >/dev/null 2>&1 || true
-# The report's browser test drives Debian's chromium through Playwright (Playwright's own browser
-# download is not reachable here). CI runs as root with the Debian archive: install it once.
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian chromium for the report's browser test..."
-    if ! (apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
-          || (apt-get update -qq >/dev/null 2>&1 \
-              && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1)); then
-      echo "warning: could not install chromium with apt-get; the browser test will skip" >&2
-    fi
-  else
-    echo "note: /usr/bin/chromium missing (needs root and apt-get to install); the browser test will skip"
-  fi
-fi
+# The report's browser test drives a system chromium (/usr/bin/chromium) through Playwright,
+# whose own browser download is not reachable here. Setup installs nothing outside pip: where
+# that browser is missing the test skips and says so.
 echo "reunite installed in .venv ($(.venv/bin/reunite --version))"

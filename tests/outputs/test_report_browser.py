@@ -1,4 +1,4 @@
-"""The report in a real browser (Debian chromium driven by Playwright): events with their
+"""The report in a real browser (a system chromium driven by Playwright): events with their
 thumbnails, a clip that plays, a hostile file name shown as text and never run, working
 sort and filter, and no request leaving DIR."""
 
@@ -18,7 +18,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (scripts/setup.sh installs Debian's package when root)")
+        pytest.skip("no /usr/bin/chromium: the browser test needs a system chromium (Debian: apt-get "
+                    "install chromium); scripts/setup.sh installs with pip only")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(
