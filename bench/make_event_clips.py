@@ -128,6 +128,13 @@ def carriers(frames, times, min_s: float,
     return out
 
 
+def clip_time(i: int, c0: int, fps: float) -> float:
+    """Seconds at which host frame ``i`` plays in a clip that starts at host frame ``c0``. Clips
+    are encoded at one constant ``fps``, so this is (i - c0) / fps, not the host's own time: a
+    GIF's frame delays vary, and its timestamps would drift from the clip's."""
+    return round((i - c0) / fps, 3)
+
+
 def motion_blur(img: np.ndarray, k: int = 7) -> np.ndarray:
     kernel = np.zeros((k, k), np.float32)
     kernel[k // 2, :] = 1.0 / k
@@ -178,11 +185,6 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
             pose = list(POSES)[k % len(POSES)]
             variant = ["day", "night", "blur"][k % 3]
             stem = f"{host_stem}-t{tid}-{pose}-{variant}"
-
-            def clip_t(i: int) -> float:
-                # the clip is encoded at a constant ``fps``: its frame i - c0 plays at this time
-                # (a GIF host's own frame delays vary, so its timestamps would drift from it)
-                return round((i - c0) / fps, 3)
             for positive in (True, False):
                 name = f"{stem}.mp4" if positive else f"{stem}-negative.mp4"
                 imgs, child_boxes = [], []
@@ -199,12 +201,12 @@ def build(out_dir: Path, carry_s: float, pad_s: float, per_host: int,
                         cx = (x1 + x2) / 2 + rel_dx * wa
                         vis = paste(img, spr, alp, int(cx - cw / 2), int(y1 + rel_bottom * ha - ch))
                         if vis is not None:
-                            child_boxes.append({"t_s": clip_t(i),
+                            child_boxes.append({"t_s": clip_time(i, c0, fps),
                                                 "xyxy": [int(v) for v in vis]})
                     imgs.append(variant_look(img, variant, rng))
                 encode_even(out_dir / name, imgs, fps)
-                events = [{"type": "carry", "start_s": clip_t(window[0]),
-                           "end_s": clip_t(window[-1])}] if positive else []
+                events = [{"type": "carry", "start_s": clip_time(window[0], c0, fps),
+                           "end_s": clip_time(window[-1], c0, fps)}] if positive else []
                 how = (f"real boy (COCO 474) pasted {pose} on track {tid} of {host}, {variant}"
                        if positive else f"same window of {host} without the child, {variant}")
                 clips.append({"file": name, "split": split, "host": host, "how": how,

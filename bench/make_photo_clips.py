@@ -49,7 +49,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DATA  # noqa: E402
-from bench.make_event_clips import HOSTS, carriers, encode_even, host_file, host_frames, variant_look  # noqa: E402
+from bench.make_event_clips import (  # noqa: E402
+    HOSTS, carriers, clip_time, encode_even, host_file, host_frames, variant_look,
+)
 from sample_clips.make_clips import cut_person, paste  # noqa: E402
 
 PHOTO = "carry/positive/unsplash_two_fathers_children_on_shoulders.png"
@@ -161,17 +163,16 @@ def build(out_dir: Path, min_s: float, pad_s: float, per_host: int, kind: str = 
                     a2 = cv2.resize(alpha, (wf, hf), interpolation=cv2.INTER_AREA)
                     vis = paste(img, s2, a2, int((b[0] + b[2]) / 2 - wf / 2), int(b[3] - hf))
                     if vis is not None:
-                        boxes.append({"t_s": round(times[j] - times[c0], 3), "xyxy": [int(v) for v in vis]})
+                        boxes.append({"t_s": clip_time(j, c0, fps), "xyxy": [int(v) for v in vis]})
                 imgs.append(variant_look(img, variant, rng))
             stem = f"{host_stem}-path{tid}-{name_fig}-{variant}"
             encode_even(out_dir / f"{stem}.mp4", imgs, fps)
-            t0 = times[c0]
             clips.append({
                 "file": f"{stem}.mp4", "split": split, "host": host,
                 "how": (f"{name_fig} cut from the real photo {photo}, walking the path of "
                         f"track {tid} of {host} {(best / fps):+.1f} s later, {variant}"),
-                "events": [{"type": kind, "start_s": round(times[shown[0]] - t0, 3),
-                            "end_s": round(times[shown[-1]] - t0, 3)}],
+                "events": [{"type": kind, "start_s": clip_time(shown[0], c0, fps),
+                            "end_s": clip_time(shown[-1], c0, fps)}],
                 "child_boxes": [],
                 "figure_boxes": boxes,
             })

@@ -231,10 +231,10 @@ def _instant_seconds(t: np.ndarray, step: float | None = None) -> np.ndarray:
 def _frame_step(tracks: Sequence[Track]) -> float | None:
     """The usual seconds between a track's observations in this source: the median step over
     all tracks (the analysis rate; gaps the tracker filled are observations too)."""
-    steps = [np.diff(np.asarray(tr.pts_s, np.float64)) for tr in tracks if len(tr.pts_s) > 1]
-    steps = [d[d > 0] for d in steps]
-    allsteps = np.concatenate(steps) if steps else np.zeros(0)
-    return float(np.median(allsteps)) if len(allsteps) else None
+    diffs = [np.diff(np.asarray(tr.pts_s, np.float64)) for tr in tracks if len(tr.pts_s) > 1]
+    d = np.concatenate(diffs) if diffs else np.zeros(0)
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else None
 
 
 def _union_seconds(pieces: Sequence[_Piece]) -> float:
