@@ -248,15 +248,19 @@ def sparse(args: argparse.Namespace) -> None:
             print(f"  RATIO fast preset / ffmpeg decode: {r2['median'] / dec:.2f}x")
 
 
-def pyav_decode(file: Path) -> float:
-    """Seconds to decode ``file`` the way a scan does (PyAV, lazy frames at the analysis rate,
-    unneeded non-reference frames skipped as ``ingest.skip_unneeded_frames``, through the
-    reader thread) with nothing done to the frames."""
+def pyav_decode(file: Path, sets: list[str]) -> float:
+    """Seconds to decode ``file`` the way a scan with ``sets`` does (PyAV, lazy frames at the
+    analysis rate, ``ingest.skip_unneeded_frames`` and ``ingest.skip_deblocking`` as
+    configured, through the reader thread) with nothing done to the frames."""
+    from pipeline.config import load_config
     from pipeline.ingest import VideoSource
     from pipeline.stream import threaded
 
+    ing = load_config(None, sets).ingest
+    src = VideoSource(file, analysis_fps=ing.analysis_fps, skip_unneeded=ing.skip_unneeded_frames,
+                      skip_deblocking=ing.skip_deblocking)
     t = time.perf_counter()
-    for _ in threaded(VideoSource(file, analysis_fps=10.0, skip_unneeded=True).frames(lazy=True)):
+    for _ in threaded(src.frames(lazy=True)):
         pass
     return time.perf_counter() - t
 
@@ -269,7 +273,7 @@ def floor(file: Path, dec: float, scan_s: float, args: argparse.Namespace) -> No
         subprocess.run([ffmpeg(), "-v", "error", "-i", str(file), "-t", "1", "-c", "copy", str(head)],
                        check=True)
         fixed = statistics.median(scans(head, args.sets, args.runs)["runs"])
-    decode = statistics.median(pyav_decode(file) for _ in range(args.runs))
+    decode = statistics.median(pyav_decode(file, args.sets) for _ in range(args.runs))
     print(f"  floor: fixed cost (scan of the first second) {fixed:.2f} s + decoding alone "
           f"(PyAV, reader thread, no analysis) {decode:.2f} s = {fixed + decode:.2f} s "
           f"= {(fixed + decode) / dec:.2f}x ffmpeg; analysis adds {scan_s - fixed - decode:.2f} s")

@@ -42,6 +42,7 @@ class IngestConfig(_Section):
     max_consecutive_faults: int = Field(50, ge=1)
     truncation_tolerance_s: float = Field(1.0, ge=0.0)
     skip_unneeded_frames: bool = True
+    skip_deblocking: bool = False
 
 
 class DetectorConfig(_Section):

@@ -220,7 +220,7 @@ def _process_source(
     else:
         t = time.perf_counter()
         try:
-            source = _open_source(path, cfg)
+            source = _open_source(path, cfg, analysis=True)
         except InputError as exc:
             res.error = str(exc)
             _rehash(path, res)
@@ -403,7 +403,9 @@ def _reslug(doc: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     return out
 
 
-def _open_source(path: Path, cfg: Config) -> VideoSource:
+def _open_source(path: Path, cfg: Config, analysis: bool = False) -> VideoSource:
+    """The source as the analysis pass (``analysis``) or a later pass (render, faces) reads it:
+    only the analysis pass may skip deblocking (``ingest.skip_deblocking``)."""
     return VideoSource(
         path,
         source_id=str(path),
@@ -412,6 +414,7 @@ def _open_source(path: Path, cfg: Config) -> VideoSource:
         max_consecutive_faults=cfg.ingest.max_consecutive_faults,
         truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
         skip_unneeded=cfg.ingest.skip_unneeded_frames,
+        skip_deblocking=analysis and cfg.ingest.skip_deblocking,
     )
 
 

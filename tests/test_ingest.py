@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.ingest import VideoSource, probe
-from tests.media import set_rotation, write_clip
+from tests.media import pattern, set_rotation, write_clip
 
 
 def test_constant_rate_clip_pts_and_probe(tmp_path):
@@ -240,3 +240,47 @@ def test_rate_sampler_keeps_its_grid_and_takes_every_sparse_frame():
     assert all(s.take(t) for t in (0.0, 0.5, 1.25, 3.0))  # sparser than the rate: all of them
     assert not s.take(3.04) and s.take(3.1)  # grid restarted half a period after 3.0
     assert all(RateSampler(0.0).take(t) for t in (0.0, 0.001, 0.002))
+
+
+def _pictures(f: Path, **kw) -> list[np.ndarray]:
+    return [fr.image.copy() for fr in VideoSource(f, **kw).frames(lazy=True)]
+
+
+def test_skip_deblocking_gives_h264_pictures_close_to_the_full_decode(tmp_path):
+    # Noise at x264's default quality: the deblocking filter works on every frame.
+    rng = np.random.default_rng(0)
+    imgs = [np.clip(rng.normal(128, 50, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(12)]
+    f = write_clip(tmp_path / "n.mp4", [i / 10 for i in range(12)], frames=imgs)
+    full, fast = _pictures(f), _pictures(f, skip_deblocking=True)
+    assert len(full) == len(fast) == 12
+    diff = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(full, fast)]
+    assert all(d > 0 for d in diff)  # fails if the option never reaches the decoder
+    assert max(diff) < 2.0  # the same pictures, slightly blockier
+
+
+def test_skip_deblocking_leaves_other_codecs_as_they_are(tmp_path):
+    import av
+
+    f = tmp_path / "m.avi"
+    with av.open(str(f), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for i in range(8):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(pattern(i), format="bgr24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    full, fast = _pictures(f), _pictures(f, skip_deblocking=True)
+    assert len(full) == 8 and all(np.array_equal(a, b) for a, b in zip(full, fast))
+
+
+def test_only_the_analysis_pass_skips_deblocking(tmp_path):
+    # Event clips, the annotated video and face crops are what a reviewer sees: full decode.
+    from pipeline.config import load_config
+    from pipeline.runner import _open_source
+
+    f = write_clip(tmp_path / "p.mp4", [i / 10 for i in range(5)])
+    cfg = load_config(None, ["ingest.skip_deblocking=true"])
+    assert _open_source(f, cfg, analysis=True).skip_deblocking
+    assert not _open_source(f, cfg).skip_deblocking
+    assert not _open_source(f, load_config(None, []), analysis=True).skip_deblocking
