@@ -404,8 +404,10 @@ def _reslug(doc: dict[str, Any], old: str, new: str) -> dict[str, Any]:
 
 
 def _open_source(path: Path, cfg: Config, analysis: bool = False) -> VideoSource:
-    """The source as the analysis pass (``analysis``) or a later pass (render, faces) reads it:
-    only the analysis pass may skip deblocking (``ingest.skip_deblocking``)."""
+    """The source as the analysis pass (``analysis``) or a later pass reads it (the annotated
+    video; faces over a stored analysis): only the analysis pass may skip deblocking
+    (``ingest.skip_deblocking``). Event clips and the contact sheet decode their own segments
+    in full (pipeline/outputs/segment.py)."""
     return VideoSource(
         path,
         source_id=str(path),

@@ -275,7 +275,7 @@ def test_skip_deblocking_leaves_other_codecs_as_they_are(tmp_path):
 
 
 def test_only_the_analysis_pass_skips_deblocking(tmp_path):
-    # Event clips, the annotated video and face crops are what a reviewer sees: full decode.
+    # The annotated video is what a reviewer sees: a full decode (clips decode their own segments).
     from pipeline.config import load_config
     from pipeline.runner import _open_source
 
