@@ -119,6 +119,8 @@ def test_report_escapes_everything_and_shows_matches_and_identities(tmp_path):
     # source facts, decode faults and wall clock from the container's creation time
     txt = text_of(page)
     assert "decode faults: 2" in txt and "bad NAL" in txt and "not decoded 20" in txt and "2024-05-01 22:10:12" in txt
+    # the reviewer is told what an empty result does not prove
+    assert "a missing flag is not a clearance" in txt
     m = json.loads((d / "manifest.json").read_text())
     assert set(m["outputs"]) == {"events.csv", "matches.csv", "report.html"}
 
