@@ -251,14 +251,17 @@ def sparse(args: argparse.Namespace) -> None:
 def pyav_decode(file: Path, sets: list[str]) -> float:
     """Seconds to decode ``file`` the way a scan with ``sets`` does (PyAV, lazy frames at the
     analysis rate, ``ingest.skip_unneeded_frames`` and ``ingest.skip_deblocking`` as
-    configured, through the reader thread) with nothing done to the frames."""
+    configured, pictures only where the detector is due, through the reader thread) with
+    nothing done to the frames."""
     from pipeline.config import load_config
     from pipeline.ingest import VideoSource
     from pipeline.stream import threaded
 
-    ing = load_config(None, sets).ingest
+    cfg = load_config(None, sets)
+    ing = cfg.ingest
     src = VideoSource(file, analysis_fps=ing.analysis_fps, skip_unneeded=ing.skip_unneeded_frames,
-                      skip_deblocking=ing.skip_deblocking)
+                      skip_deblocking=ing.skip_deblocking,
+                      picture_period_s=cfg.detector.detect_period_s)
     t = time.perf_counter()
     for _ in threaded(src.frames(lazy=True)):
         pass

@@ -82,18 +82,23 @@ class DetectionSchedule:
 
     def decide(self, image: np.ndarray | Callable[[], np.ndarray], pts_s: float,
                last: bool = False, known: Callable[[], np.ndarray] | None = None,
-               frame_size: tuple[int, int] | None = None) -> str:
+               frame_size: tuple[int, int] | None = None, picture: bool = True) -> str:
         """``detect``, ``hold`` or ``skip`` for the frame ``image`` (H×W×3 uint8 BGR or H×W
         grey, or a function giving one: called only when the motion gate must look) at
         ``pts_s`` seconds; ``last``: it is the stream's final frame (never skipped).
 
         ``known``: gives (N, 4) xyxy frame boxes where tracked people can be now (a frame of
         ``frame_size`` = (width, height)); where all change lies on them, detection waits up
-        to ``tracked_motion_period_s`` (the frame is skipped: interpolated afterwards)."""
+        to ``tracked_motion_period_s`` (the frame is skipped: interpolated afterwards).
+
+        ``picture``: False for a frame that was not decoded (pipeline.ingest.BlindFrame). The
+        decoder leaves out only frames that are not due by this same rule; should one be due
+        all the same (a frame dropped before it shifted the clock), it is skipped and the next
+        decoded frame is due."""
         due = (self._last_pts_s is None or last
                # a millisecond of slack: pts in a time base are rarely exact multiples
                or pts_s - self._last_pts_s >= self.period_s - 1e-3)
-        if not due:
+        if not due or not picture:
             self.counts.skip += 1
             return SKIP
         self._last_pts_s = pts_s

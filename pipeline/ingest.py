@@ -281,6 +281,7 @@ class LazyFrame:
     """
 
     __slots__ = ("source_id", "index", "pts_s", "width", "height", "_vf", "_rotation", "_image")
+    has_picture = True
 
     def __init__(self, vf: Any, rotation_deg: int, source_id: str, index: int, pts_s: float) -> None:
         self.source_id, self.index, self.pts_s = source_id, index, pts_s
@@ -319,6 +320,37 @@ class LazyFrame:
         return Frame(image=self.image, source_id=self.source_id, index=self.index, pts_s=self.pts_s)
 
 
+class BlindFrame:
+    """An analysed frame that was not decoded: its place and time, no picture.
+
+    With ``picture_period_s`` (see :class:`VideoSource`), an analysed frame that falls between
+    two of the detector's scheduled runs (pipeline.detect_schedule: nothing reads its picture,
+    its boxes are interpolated) is sent to the decoder as not needed; where it is a
+    non-reference picture the decoder drops it and it is handed on as a BlindFrame, in its
+    place in time. Reading its picture is a bug and raises.
+    """
+
+    __slots__ = ("source_id", "index", "pts_s", "width", "height")
+    has_picture = False
+    nbytes = 0
+
+    def __init__(self, source_id: str, index: int, pts_s: float, width: int, height: int) -> None:
+        self.source_id, self.index, self.pts_s = source_id, index, pts_s
+        self.width, self.height = width, height
+
+    def _no_picture(self) -> RuntimeError:
+        return RuntimeError(
+            f"frame {self.index} ({self.pts_s:.3f} s) was not decoded: it lies between two "
+            "scheduled detections, where nothing reads the picture")
+
+    @property
+    def image(self) -> np.ndarray:
+        raise self._no_picture()
+
+    def gray(self) -> np.ndarray:
+        raise self._no_picture()
+
+
 class RateSampler:
     """Frames at most ``fps`` a second, chosen by presentation time: the first frame at or
     after each due time. A frame late by up to half a period does not push the next one back
@@ -350,21 +382,33 @@ class _SkipPlan:
     decoder (packets come in decode order, frames leave in presentation order), and marks each
     packet needed or not; an unneeded packet is sent with ``skip_frame=NONREF``, so the decoder
     drops it only if it is a non-reference picture. Every frame the analysis picks is therefore
-    decoded and the analysed frames are the same as without skipping (tested).
+    handed on, with the same index and time as without skipping, and decoded unless it is not
+    due (below) (tested).
 
     It also numbers every frame by its place in presentation order (``rank``: the frame index
     the analysis would give it had everything been decoded) and collects the frame intervals
     of the whole stream for the decode report (decoded frames alone would look like variable
     frame rate). The last ``_PLAN_WINDOW`` frames of a file are always decoded, so where the
     decodable stream really ends is still measured.
+
+    With ``picture_period_s`` (the detector's period, pipeline.detect_schedule) the analysed
+    frames themselves are split the same way: one is "due" when at least that long has passed
+    since the last due one (the schedule's own rule, run on the same timestamps), and only due
+    frames need a picture; the others are interpolated between detections. An analysed frame
+    that is not due is sent as not needed; if the decoder drops it, it is handed on as a
+    :class:`BlindFrame` (its pts waits in :attr:`blind` until a later frame leaves the decoder).
     """
 
-    def __init__(self, fps: float, tb: Any, start_pts: int, report: "DecodeReport") -> None:
+    def __init__(self, fps: float, tb: Any, start_pts: int, report: "DecodeReport",
+                 picture_period_s: float = 0.0) -> None:
         self.sampler = RateSampler(fps)  # the same rule as VideoSource._decode, run ahead
         self.tb, self.start_pts, self.report = tb, start_pts, report
+        self.picture_period_s = picture_period_s
+        self._due_at: float | None = None
         self.last: float | None = None
         self.rank = 0
         self.ranks: dict[int, int] = {}  # raw pts -> rank, in pts order; popped as frames leave
+        self.blind: deque[int] = deque()  # analysed, not due: raw pts in increasing order
         self._needed: dict[int, bool] = {}
         self._heap: list[int] = []
 
@@ -374,7 +418,17 @@ class _SkipPlan:
             if self.last is not None:
                 self.report._intervals.append(t - self.last)
             self.last = t
-            self._needed[pts] = self.sampler.take(t) or tail
+            taken = self.sampler.take(t)
+            needed = taken or tail
+            if taken and self.picture_period_s > 0:
+                # pipeline.detect_schedule.DetectionSchedule.decide: due after a period, with
+                # a millisecond of slack
+                if self._due_at is None or t - self._due_at >= self.picture_period_s - 1e-3:
+                    self._due_at = t
+                elif not tail:
+                    needed = False
+                    self.blind.append(pts)
+            self._needed[pts] = needed
         else:  # a repeated or going-back timestamp: decode it, _decode drops it
             self._needed[pts] = True
         self.ranks.setdefault(pts, self.rank)
@@ -449,6 +503,11 @@ class VideoSource:
             decode, and skipping stops at the first fault.
         skip_deblocking: decode H.264/HEVC without the in-loop deblocking filter (faster,
             pictures slightly off the full decode; other codecs decode as usual).
+        picture_period_s: with ``skip_unneeded`` and lazy frames, only analysed frames at
+            least this many seconds after the last such one need a picture (the detector's
+            ``detect_period_s``: the schedule's due frames); the others may be handed on as
+            :class:`BlindFrame` (same index and time, no picture) where the decoder can drop
+            them (non-reference). 0 = every analysed frame is decoded.
     """
 
     def __init__(
@@ -461,9 +520,11 @@ class VideoSource:
         truncation_tolerance_s: float = 1.0,
         skip_unneeded: bool = False,
         skip_deblocking: bool = False,
+        picture_period_s: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.skip_unneeded = skip_unneeded
+        self.picture_period_s = picture_period_s
         self.skip_deblocking = skip_deblocking
         self.source_id = source_id if source_id is not None else str(path)
         self.analysis_fps = analysis_fps
@@ -489,9 +550,10 @@ class VideoSource:
         for f in self.frames(lazy=False):
             yield f  # type: ignore[misc]
 
-    def frames(self, lazy: bool = False) -> Iterator[Frame | LazyFrame]:
+    def frames(self, lazy: bool = False) -> Iterator[Frame | LazyFrame | BlindFrame]:
         """Decode the file once: :class:`Frame` objects, or :class:`LazyFrame` objects that
-        convert their picture only when asked (``lazy``: the analysis pass)."""
+        convert their picture only when asked (``lazy``: the analysis pass; with
+        ``picture_period_s`` also :class:`BlindFrame` objects between due frames)."""
         self._lazy = lazy
         rep = self.report
         rep.ended = "running"
@@ -524,13 +586,18 @@ class VideoSource:
         if (self.skip_unneeded and self.analysis_fps > 0 and stream.time_base
                 and stream.start_time is not None and stream.codec_context.name in _SKIP_CODECS
                 and any(n in container.format.name.split(",") for n in _SKIP_CONTAINERS)):
-            return _SkipPlan(self.analysis_fps, stream.time_base, stream.start_time, self.report)
+            # pictures may be left out only for lazy frames (the analysis pass), which say so
+            period = self.picture_period_s if self._lazy else 0.0
+            return _SkipPlan(self.analysis_fps, stream.time_base, stream.start_time, self.report,
+                             period)
         return None
 
     def _decoded_frames(
         self, container: Any, logs: list, plan: _SkipPlan | None
     ) -> Iterator[tuple[Any, int | None]]:
-        """Yield (VideoFrame, raw pts) in decoder output order with timestamps repaired.
+        """Yield (VideoFrame, raw pts) in decoder output order with timestamps repaired, and
+        (None, raw pts) in its place in time for each analysed frame the decoder dropped as
+        not needed (see :class:`_SkipPlan`, ``picture_period_s``).
 
         Containers such as AVI with packed B-frames or remuxed MOVs label frames with
         timestamps in decode order. Frames leave the decoder in presentation order, so each
@@ -558,13 +625,21 @@ class VideoSource:
         skipping = False
         sent_ok = 0
 
-        def release(vf: Any, has_pts: bool) -> tuple[Any, int | None]:
+        blind = plan.blind if plan else None
+
+        def release(vf: Any, has_pts: bool) -> Iterator[tuple[Any, int | None]]:
             if not has_pts:
-                return vf, None
+                yield vf, None
+                return
             pts = heapq.heappop(heap)
             if pts != vf.pts:
                 rep.pts_reordered += 1
-            return vf, pts
+            # analysed frames before this one that the decoder dropped (not due, non-reference)
+            while blind and blind[0] < pts:
+                yield None, blind.popleft()
+            if blind and blind[0] == pts:
+                blind.popleft()  # not due, but a reference picture: decoded anyway
+            yield vf, pts
 
         while True:
             try:
@@ -609,14 +684,16 @@ class VideoSource:
                     heapq.heappush(heap, vf.pts)
                 pending.append((vf, vf.pts is not None))
                 if len(pending) > _REORDER:
-                    yield release(*pending.popleft())
+                    yield from release(*pending.popleft())
         while pending:
-            yield release(*pending.popleft())
+            yield from release(*pending.popleft())
+        # blind pts left now lie after the last decoded frame (the stream broke off before the
+        # always-decoded tail): not handed on, like any frame after the break
         if plan:
             # packets read without error that gave no picture: the skipped non-reference frames
             rep.frames_not_decoded = max(0, sent_ok - rep.frames_decoded)
 
-    def _decode(self, container: Any, logs: list) -> Iterator[Frame | LazyFrame]:
+    def _decode(self, container: Any, logs: list) -> Iterator[Frame | LazyFrame | BlindFrame]:
         rep = self.report
         stream = container.streams.video[0]
         tb = stream.time_base
@@ -625,6 +702,7 @@ class VideoSource:
         last: float | None = None
         index = -1
         plan = self._skip_plan(container)
+        size = (0, 0)  # of the last decoded frame, for a BlindFrame (the first is always due)
         for vf, raw_pts in self._decoded_frames(container, logs, plan):
             # the frame's place in the stream: with skipping, counted over the frames not
             # decoded too, so indices match a full decode (the render and face passes)
@@ -652,9 +730,14 @@ class VideoSource:
             if not sampler.take(pts_s):
                 continue
             rep.frames_analysed += 1
+            if vf is None:  # not decoded (not due; only where the plan has picture_period_s)
+                yield BlindFrame(self.source_id, index, pts_s, *size)
+                continue
             rotation = int(vf.rotation or 0) % 360
             if self._lazy:
-                yield LazyFrame(vf, rotation, self.source_id, index, pts_s)
+                lazy = LazyFrame(vf, rotation, self.source_id, index, pts_s)
+                size = (lazy.width, lazy.height)
+                yield lazy
             else:
                 image = _rotate(vf.to_ndarray(format="bgr24"), rotation)
                 yield Frame(image=image, source_id=self.source_id, index=index, pts_s=pts_s)

@@ -417,6 +417,8 @@ def _open_source(path: Path, cfg: Config, analysis: bool = False) -> VideoSource
         truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
         skip_unneeded=cfg.ingest.skip_unneeded_frames,
         skip_deblocking=analysis and cfg.ingest.skip_deblocking,
+        # the analysis pass reads pictures only on the detector's due frames (_analyse)
+        picture_period_s=cfg.detector.detect_period_s if analysis else 0.0,
     )
 
 
@@ -466,7 +468,8 @@ def _analyse(
         decision = schedule.decide(
             frame.gray, frame.pts_s, last,
             known=(lambda: swept(frame.pts_s)) if swept is not None else None,
-            frame_size=(frame.width, frame.height))
+            frame_size=(frame.width, frame.height),
+            picture=getattr(frame, "has_picture", True))
         t1 = time.perf_counter()
         timer.add("gate", t1 - t)
         if decision == SKIP:

@@ -164,3 +164,36 @@ def test_default_renders_the_annotated_video_only_for_flagged_sources(tmp_path, 
     assert r.exit_code == 0, r.output
     src = json.loads((out / "manifest.json").read_text())["inputs"][0]
     assert src["stages"]["analysis"]["reused"] and (out / src["outputs"]["annotated_video"]).is_file()
+
+
+def test_frames_left_undecoded_between_detections_change_no_output(tmp_path, models_env, shared_data):
+    # intel's walkers, an x264 encode with B-frames: with ingest.skip_unneeded_frames the
+    # analysed frames between two of the detector's runs (every 0.3 s) are not decoded where
+    # they are non-reference pictures; tracks, faces and events must be the same as from a
+    # full decode, frame for frame
+    import subprocess
+
+    import imageio_ffmpeg
+
+    clip = tmp_path / "in" / "walkers.mp4"
+    clip.parent.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i",
+                    str(shared_data / "pedestrians" / "intel__one-by-one-person-detection.mp4"),
+                    "-t", "12", "-c", "copy", str(clip)], check=True)
+    outs = {}
+    for skip in ("true", "false"):
+        out = outs[skip] = tmp_path / f"out_{skip}"
+        r = CliRunner().invoke(main, ["scan", "--quiet", str(clip), "--out", str(out), "--set",
+                                      f"ingest.skip_unneeded_frames={skip}"], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    src = {k: json.loads((o / "manifest.json").read_text())["inputs"][0] for k, o in outs.items()}
+    # a third of the frames here; fails if nothing was left out
+    assert src["true"]["decode"]["frames_not_decoded"] > src["true"]["decode"]["frames_analysed"] / 5
+    assert src["false"]["decode"]["frames_not_decoded"] == 0
+    assert src["true"]["decode"]["frames_analysed"] == src["false"]["decode"]["frames_analysed"]
+    assert src["true"]["schedule"] == src["false"]["schedule"]
+    tracks = sorted(p.relative_to(outs["true"]).as_posix() for p in outs["true"].rglob("*")
+                    if p.name in ("tracks.jsonl", "faces.json", "tracks_mot.txt"))
+    assert any(t.endswith("tracks.jsonl") for t in tracks)
+    for rel in [*tracks, "events.json", "identities.json"]:
+        assert (outs["true"] / rel).read_bytes() == (outs["false"] / rel).read_bytes(), rel

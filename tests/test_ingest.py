@@ -230,6 +230,69 @@ def test_skipping_keeps_the_tail_of_a_truncated_file(tmp_path):
     assert rep["last_pts_s"] == rep_full["last_pts_s"]
 
 
+def _due(times: list[float], period: float) -> list[bool]:
+    """pipeline.detect_schedule's rule: due once ``period`` has passed since the last due."""
+    last, out = None, []
+    for t in times:
+        out.append(last is None or t - last >= period - 1e-3)
+        last = t if out[-1] else last
+    return out
+
+
+@pytest.mark.parametrize("fps,analysis", [(10, 10.0), (25, 10.0)])
+def test_frames_between_detections_come_without_pictures_in_their_place(tmp_path, fps, analysis):
+    # x264's B-pyramid; the detector every 0.3 s: of the analysed frames only the due ones need
+    # a picture, and the non-reference ones between them are not decoded at all
+    f = write_clip(tmp_path / "b.mp4", [i / fps for i in range(6 * fps)], bframes=3, gop=50)
+    full = list(VideoSource(f, analysis_fps=analysis, skip_unneeded=True).frames(lazy=True))
+    src = VideoSource(f, analysis_fps=analysis, skip_unneeded=True, picture_period_s=0.3)
+    got = list(src.frames(lazy=True))
+    assert [(g.index, g.pts_s) for g in got] == [(x.index, x.pts_s) for x in full]
+    blind = [not g.has_picture for g in got]
+    # (the last _PLAN_WINDOW frames are always decoded: a fifth of this short clip is blind)
+    assert sum(blind) >= len(got) / 6  # fails if every frame is still decoded
+    due = _due([g.pts_s for g in got], 0.3)
+    assert not any(b and d for b, d in zip(blind, due))  # a due frame always has its picture
+    assert got[0].has_picture and got[-1].has_picture
+    for g, x in zip(got, full):
+        if g.has_picture:
+            assert np.array_equal(g.image, x.image)
+        else:
+            assert (g.width, g.height) == (x.width, x.height) and g.nbytes == 0
+            with pytest.raises(RuntimeError, match="not decoded"):
+                g.image  # noqa: B018 - reading it is the bug this guards against
+    rep = src.report.to_dict()
+    assert rep["frames_analysed"] == len(full)
+    assert rep["frames_decoded"] + rep["frames_not_decoded"] == 6 * fps
+
+
+def test_frames_all_have_pictures_where_they_must(tmp_path):
+    f = write_clip(tmp_path / "b.mp4", [i / 10 for i in range(40)], bframes=3, gop=50)
+    # eager frames (the render and face passes), and a camera stream without B-frames
+    eager = list(VideoSource(f, analysis_fps=10, skip_unneeded=True, picture_period_s=0.3))
+    assert len(eager) == 40 and all(isinstance(x.image, np.ndarray) for x in eager)
+    p = write_clip(tmp_path / "p.mp4", [i / 10 for i in range(40)])
+    src = VideoSource(p, analysis_fps=10, skip_unneeded=True, picture_period_s=0.3)
+    got = list(src.frames(lazy=True))
+    assert len(got) == 40 and all(x.has_picture for x in got)
+    # ... and without skipping
+    src = VideoSource(f, analysis_fps=10, skip_unneeded=False, picture_period_s=0.3)
+    assert all(x.has_picture for x in src.frames(lazy=True))
+
+
+def test_blind_frames_of_a_truncated_file_end_with_the_last_decoded_one(tmp_path):
+    f = write_clip(tmp_path / "b.mp4", [i / 10 for i in range(150)], bframes=3, gop=50)
+    cut = tmp_path / "cut.mp4"
+    data = f.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    full = list(VideoSource(cut, analysis_fps=10, skip_unneeded=True).frames(lazy=True))
+    src = VideoSource(cut, analysis_fps=10, skip_unneeded=True, picture_period_s=0.3)
+    got = list(src.frames(lazy=True))
+    assert src.report.ended == "truncated" and got[-1].has_picture
+    assert [(g.index, g.pts_s) for g in got] == [(x.index, x.pts_s) for x in full][: len(got)]
+    assert len(got) >= len(full) - 3  # at most the blind frames after the break are lost
+
+
 def test_rate_sampler_keeps_its_grid_and_takes_every_sparse_frame():
     from pipeline.ingest import RateSampler
 

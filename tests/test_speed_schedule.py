@@ -91,6 +91,18 @@ def test_schedule_detects_every_period_and_never_skips_the_last_frame():
                                       "frames_deferred_tracked": 0, "windows_detected": 4}
 
 
+def test_schedule_never_detects_on_a_frame_without_a_picture():
+    # a frame left undecoded (pipeline.ingest.BlindFrame) that is due all the same (the
+    # decoder's plan and the schedule disagree, e.g. a frame dropped before it): skipped, and
+    # the next frame with a picture is due
+    cfg = load_config(None, ["detector.detect_period_s=0.3", "detector.motion_gate=false"]).detector
+    sched = DetectionSchedule(cfg)
+    img = _scene()
+    got = [sched.decide(img, 0.0), sched.decide(img, 0.3, picture=False), sched.decide(img, 0.4),
+           sched.decide(img, 0.5), sched.decide(img, 0.7)]
+    assert got == [DETECT, SKIP, DETECT, SKIP, DETECT]
+
+
 def test_schedule_holds_a_static_scene_and_detects_motion():
     cfg = load_config(None, ["detector.detect_period_s=0"]).detector
     sched = DetectionSchedule(cfg)
