@@ -35,6 +35,14 @@ from pipeline.config import DetectorConfig
 DETECT, HOLD, SKIP = "detect", "hold", "skip"
 
 
+def is_due(pts_s: float, last_due_s: float | None, period_s: float) -> bool:
+    """The detector's clock: a frame at ``pts_s`` is due when ``period_s`` has passed since the
+    last due one (or there was none). The decoder runs the same rule ahead of the schedule to
+    leave pictures nobody will read undecoded (pipeline.ingest._SkipPlan)."""
+    # a millisecond of slack: pts in a time base are rarely exact multiples
+    return last_due_s is None or pts_s - last_due_s >= period_s - 1e-3
+
+
 @dataclass
 class ScheduleCounts:
     """Frames per decision over one source."""
@@ -95,9 +103,7 @@ class DetectionSchedule:
         decoder leaves out only frames that are not due by this same rule; should one be due
         all the same (a frame dropped before it shifted the clock), it is skipped and the next
         decoded frame is due."""
-        due = (self._last_pts_s is None or last
-               # a millisecond of slack: pts in a time base are rarely exact multiples
-               or pts_s - self._last_pts_s >= self.period_s - 1e-3)
+        due = last or is_due(pts_s, self._last_pts_s, self.period_s)
         if not due or not picture:
             self.counts.skip += 1
             return SKIP

@@ -401,6 +401,11 @@ class _SkipPlan:
 
     def __init__(self, fps: float, tb: Any, start_pts: int, report: "DecodeReport",
                  picture_period_s: float = 0.0) -> None:
+        # imported here: pipeline.detect_schedule brings OpenCV and the config, which probing
+        # or decoding a file does not need
+        from pipeline.detect_schedule import is_due
+
+        self._is_due = is_due
         self.sampler = RateSampler(fps)  # the same rule as VideoSource._decode, run ahead
         self.tb, self.start_pts, self.report = tb, start_pts, report
         self.picture_period_s = picture_period_s
@@ -421,9 +426,7 @@ class _SkipPlan:
             taken = self.sampler.take(t)
             needed = taken or tail
             if taken and self.picture_period_s > 0:
-                # pipeline.detect_schedule.DetectionSchedule.decide: due after a period, with
-                # a millisecond of slack
-                if self._due_at is None or t - self._due_at >= self.picture_period_s - 1e-3:
+                if self._is_due(t, self._due_at, self.picture_period_s):  # the schedule's rule
                     self._due_at = t
                 elif not tail:
                     needed = False
