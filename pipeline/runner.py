@@ -469,7 +469,7 @@ def _analyse(
             frame.gray, frame.pts_s, last,
             known=(lambda: swept(frame.pts_s)) if swept is not None else None,
             frame_size=(frame.width, frame.height),
-            picture=getattr(frame, "has_picture", True))
+            picture=frame.has_picture)
         t1 = time.perf_counter()
         timer.add("gate", t1 - t)
         if decision == SKIP:

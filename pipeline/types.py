@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ class Frame:
     source_id: str
     index: int
     pts_s: float
+    # decoded frames have one; pipeline.ingest.BlindFrame (analysed, not decoded) has not
+    has_picture: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         img = self.image
