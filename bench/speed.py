@@ -272,14 +272,17 @@ def pyav_decode(file: Path, sets: list[str]) -> float:
 
 def floor(file: Path, dec: float, scan_s: float, args: argparse.Namespace) -> None:
     """What a scan of ``file`` costs before any analysis: the fixed cost (a scan of the file's
-    first second: interpreter, imports, models, hashing, reports) and the decode itself."""
+    first second: interpreter, imports, the detector, hashing, reports; the face models only if
+    someone is tracked in that second, and in the sparse files nobody is) and the decode
+    itself."""
     with tempfile.TemporaryDirectory() as td:
         head = Path(td) / "first_second.mp4"
         subprocess.run([ffmpeg(), "-v", "error", "-i", str(file), "-t", "1", "-c", "copy", str(head)],
                        check=True)
         fixed = statistics.median(scans(head, args.sets, args.runs)["runs"])
     decode = statistics.median(pyav_decode(file, args.sets) for _ in range(args.runs))
-    print(f"  floor: fixed cost (scan of the first second) {fixed:.2f} s + decoding alone "
+    print(f"  floor: fixed cost (scan of the first second; face models load only once someone "
+          f"is tracked) {fixed:.2f} s + decoding alone "
           f"(PyAV, reader thread, no analysis) {decode:.2f} s = {fixed + decode:.2f} s "
           f"= {(fixed + decode) / dec:.2f}x ffmpeg; analysis adds {scan_s - fixed - decode:.2f} s")
 

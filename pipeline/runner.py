@@ -233,8 +233,9 @@ def _process_source(
         # tracker gives it up, then turned into its template (pipeline.faces).
         templates = None
         if cfg.faces.enabled and models.ids.faces is not None:
-            models.prefetch_faces()
-            templates = FaceTemplates(models.faces, cfg.faces, out_dir, res.slug)
+            # loaded once someone is tracked (FaceTemplates.expect_faces), in the background
+            templates = FaceTemplates(models.faces, cfg.faces, out_dir, res.slug,
+                                      prefetch=models.prefetch_faces)
         timer.add("model_load", time.perf_counter() - t)
         candidates = (FaceCandidates(cfg.faces, templates, cfg.tracker.lost_timeout_s + 1.0)
                       if cfg.faces.enabled else None)

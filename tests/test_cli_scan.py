@@ -197,3 +197,38 @@ def test_frames_left_undecoded_between_detections_change_no_output(tmp_path, mod
     assert any(t.endswith("tracks.jsonl") for t in tracks)
     for rel in [*tracks, "events.json", "identities.json"]:
         assert (outs["true"] / rel).read_bytes() == (outs["false"] / rel).read_bytes(), rel
+
+
+def test_face_models_are_loaded_only_for_footage_with_people(tmp_path, models_env, shared_data,
+                                                             monkeypatch):
+    # importing dlib and deepface costs ~0.55 s and ~40 MiB: an empty scene never needs them
+    import subprocess
+
+    import imageio_ffmpeg
+
+    import detectors.faces
+
+    real, built = detectors.faces.build_face_models, []
+    monkeypatch.setattr(detectors.faces, "build_face_models",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    (tmp_path / "empty").mkdir()
+    empty = write_clip(tmp_path / "empty" / "still.mp4", [i / 10 for i in range(30)])
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(empty), "--out", str(tmp_path / "o1")],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "o1" / "manifest.json").read_text())
+    assert m["inputs"][0]["n_tracks"] == 0 and m["models"]["faces"]  # faces on, nobody seen
+    assert built == []
+    people = tmp_path / "people" / "walkers.mp4"
+    people.parent.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i",
+                    str(shared_data / "pedestrians" / "intel__one-by-one-person-detection.mp4"),
+                    "-t", "12", "-c", "copy", str(people)], check=True)
+    r = CliRunner().invoke(main, ["scan", "--quiet", str(people), "--out", str(tmp_path / "o2")],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert built == [1]
+    src = json.loads((tmp_path / "o2" / "manifest.json").read_text())["inputs"][0]
+    faces = [json.loads(f.read_text()) for f in (tmp_path / "o2").rglob("faces.json")]
+    assert src["n_tracks"] > 0 and len(faces) == 1 and faces[0]["embedder"] == "Dlib"
+    assert faces[0]["summary"]["candidate_frames"] > 0

@@ -45,6 +45,24 @@ def test_candidates_stay_bounded_and_spread_in_time():
     assert len(c) == 0 and c.wanted() == {}
 
 
+def test_face_models_are_loaded_once_someone_is_tracked(tmp_path):
+    from pipeline.faces import FaceTemplates
+
+    loads: list[int] = []
+
+    def no_models():
+        raise AssertionError("no track finished here: the models are never needed")
+
+    templates = FaceTemplates(no_models, FacesConfig(), tmp_path, "s", prefetch=lambda: loads.append(1))
+    c = FaceCandidates(FacesConfig(), templates, finish_after_s=5.0)
+    for i in range(20):  # an empty scene: nobody tracked, nothing loaded
+        c.add(_frame(i), Detections.empty())
+    assert loads == []
+    for i in range(20, 40):  # a person: loading starts once, in the background
+        c.add(_frame(i), _tracked([1], [[10, 10, 60, 200]]))
+    assert loads == [1]
+
+
 def test_head_region_tall_and_squat_boxes():
     # a standing person: the top 40%; a head-and-shoulders box: at least a box width tall
     x1, y1, x2, y2 = head_region(np.array([100, 50, 140, 250]), 640, 480, 0.4)
