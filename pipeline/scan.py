@@ -214,7 +214,7 @@ def _run_scan(
         "complete": False,
         "run": {"started_utc": started, "command": argv or [], "cwd": os.getcwd(),
                 "execution": executor_desc, "stale_temporary_files_removed": stale},
-        "software": software_versions(),
+        "software": software_versions(cfg.models.cache_dir),
         "models": {"person_detector": ids.person, **({"faces": ids.faces} if ids.faces else {})},
         "config": {"hash": cfg.hash(), "resolved": cfg.to_dict()},
         "store": {"path": str(store.path), "run_id": run_id},
