@@ -69,6 +69,7 @@ class Worker:
                  detector_factory: Callable[[], Any] | None = None,
                  faces_factory: Callable[[], Any] | None = None) -> None:
         os.umask(0o077)  # a worker on another node did not inherit the driver's
+        _one_opencv_thread()
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.models = Models(cfg, ids, detector_factory, faces_factory)
         self.store = StoreReader(store_path) if store_path is not None else None
@@ -77,6 +78,22 @@ class Worker:
             on_frame: Callable[[Any], None] | None = None) -> SourceResult:
         return process_source(job.path, self.out_dir, self.cfg, self.models, job.slug_suffix,
                               self.store, on_start, on_frame)
+
+
+def _one_opencv_thread() -> None:
+    """OpenCV's own thread pool off in the workers (unless OPENCV_FOR_THREADS_NUM says otherwise).
+
+    The pass already spreads over the cores (libav's frame threads, the detector's lanes,
+    worker processes), and OpenCV's calls here are small (the gate's grey copies, letterboxes,
+    head crops). Its pool's extra thread spins (sched_yield) after each parallel call: on the
+    sparse 10 min file (bench/speed.py) it took 0.6 s of system CPU a scan. With one thread,
+    five scans each, alternating: system CPU 1.28 -> 0.69 s, wall median 5.79 -> 5.58 s; on the
+    1080p file (3 each) the gate 1.58 -> 1.18 s, wall 18.3 -> 18.1 s. OpenCV's results do not
+    depend on its threads (tracks, faces and MOT files compared byte for byte)."""
+    if "OPENCV_FOR_THREADS_NUM" not in os.environ:
+        import cv2
+
+        cv2.setNumThreads(1)
 
 
 def died(job: Job, how: str) -> SourceResult:

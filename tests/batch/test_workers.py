@@ -114,3 +114,23 @@ def test_a_worker_killed_while_starting_does_not_stop_the_batch(batch_dir, basel
     _, err = p.communicate(timeout=900)
     assert p.returncode == 0 and "Traceback" not in err, err
     assert results_of(out) == results_of(base_out)
+
+
+def test_workers_run_opencv_on_one_thread_unless_told_otherwise(monkeypatch):
+    # OpenCV's pool thread spins after each call; the pass has its own threads (see
+    # pipeline.executors._one_opencv_thread); a user's OPENCV_FOR_THREADS_NUM still wins
+    import cv2
+
+    from pipeline.executors import _one_opencv_thread
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "2")
+        _one_opencv_thread()
+        assert cv2.getNumThreads() == 2
+        monkeypatch.delenv("OPENCV_FOR_THREADS_NUM")
+        _one_opencv_thread()
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
