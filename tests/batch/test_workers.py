@@ -116,21 +116,25 @@ def test_a_worker_killed_while_starting_does_not_stop_the_batch(batch_dir, basel
     assert results_of(out) == results_of(base_out)
 
 
-def test_workers_run_opencv_on_one_thread_unless_told_otherwise(monkeypatch):
+def test_workers_run_opencv_on_one_thread_unless_told_otherwise(monkeypatch, tmp_path):
     # OpenCV's pool thread spins after each call; the pass has its own threads (see
     # pipeline.executors._one_opencv_thread); a user's OPENCV_FOR_THREADS_NUM still wins
     import cv2
 
-    from pipeline.executors import _one_opencv_thread
+    from pipeline.config import load_config
+    from pipeline.executors import Worker
+    from pipeline.models import ModelIds
 
+    cfg = load_config(None, [])
+    ids = ModelIds(person={"name": "yolox_nano"}, faces=None)  # models load lazily: none here
     before = cv2.getNumThreads()
     try:
         cv2.setNumThreads(2)
         monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "2")
-        _one_opencv_thread()
+        Worker(cfg, ids, tmp_path, None)
         assert cv2.getNumThreads() == 2
         monkeypatch.delenv("OPENCV_FOR_THREADS_NUM")
-        _one_opencv_thread()
+        Worker(cfg, ids, tmp_path, None)
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
