@@ -64,8 +64,8 @@ def remembered_sha256(path: str | Path, memo: Path | None) -> str:
     ``memo`` file, or one that cannot be written, it simply hashes."""
     if memo is None:
         return sha256_file(path)
-    st = os.stat(path)
-    key = "|".join(map(str, (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size,
+    st, real = os.stat(path), os.path.realpath(path)
+    key = "|".join(map(str, (real, st.st_dev, st.st_ino, st.st_size,
                              st.st_mtime_ns, st.st_ctime_ns)))
     try:
         known = json.loads(memo.read_text())
@@ -77,7 +77,7 @@ def remembered_sha256(path: str | Path, memo: Path | None) -> str:
     if isinstance(digest, str) and len(digest) == 64:
         return digest
     digest = sha256_file(path)
-    known = {k: v for k, v in known.items() if not k.startswith(os.path.realpath(path) + "|")}
+    known = {k: v for k, v in known.items() if not k.startswith(real + "|")}
     known[key] = digest
     try:
         from pipeline.outputs.atomic import write_json_atomic
