@@ -13,6 +13,8 @@ Made with the ffmpeg binary of PyPI imageio-ffmpeg, H.264 (libx264 -preset veryf
   finds nobody at 0.3) followed by 4 s of the real clip (offsets spread over the clip, people
   walking in most). 6000 frames; 93% of the time nobody is there. Native size and rate:
   the cheapest file to decode per minute, so the hardest case for a ratio to decoding.
+- ``sparse_exports/``: ``sparse_10min.mp4`` cut into 20 files of 30 s (stream copies, as an
+  NVR export hands over footage: one keyframe in most files), a batch of many short files.
 - ``sparse_hd_10min.mp4``: that file scaled to 1920x1080 (bicubic) at 25 fps, the size and
   rate most CCTV records now: 15000 frames, the same scene and people, an HD bitstream to
   decode (the pictures are upscaled, not sharper).
@@ -88,6 +90,20 @@ def sparse_clip(src: Path, dest: Path, minutes: int = 10, still_s: float = 56.0)
     tmp.rename(dest)
 
 
+def exports(src: Path, dest: Path, n: int = 20, seconds: int = 30) -> None:
+    """``src`` cut into ``n`` files of ``seconds`` each (stream copies, cut at keyframes
+    before each start), into the folder ``dest``."""
+    if dest.is_dir() and len(list(dest.glob("*.mp4"))) == n:
+        return
+    tmp = dest.with_name(dest.name + ".part")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        subprocess.run([_ffmpeg(), "-v", "error", "-y", "-ss", str(k * seconds), "-i", str(src),
+                        "-t", str(seconds), "-c", "copy", str(tmp / f"export_{k:02d}.mp4")],
+                       check=True)
+    tmp.rename(dest)
+
+
 def hd_clip(src: Path, dest: Path) -> None:
     """``src`` scaled to 1920x1080 at 25 fps (bicubic; each frame repeated at the new rate):
     the sparse file at the size and rate of current CCTV, where decoding, not start-up,
@@ -113,6 +129,7 @@ def main() -> None:
     sparse_clip(DATA / "pedestrians" / "intel__one-by-one-person-detection.mp4",
                 args.out / "sparse_10min.mp4")
     hd_clip(args.out / "sparse_10min.mp4", args.out / "sparse_hd_10min.mp4")
+    exports(args.out / "sparse_10min.mp4", args.out / "sparse_exports")
     for p in sorted(args.out.glob("*.mp4")):
         print(f"{p}  {p.stat().st_size / 1e6:.1f} MB")
 

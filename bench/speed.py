@@ -1,6 +1,6 @@
 """Speed benchmark of issue 8: both sides run in one session, medians and ratios printed.
 
-    REUNITE_MODELS=../shared/models .venv/bin/python bench/speed.py busy|sparse|long|all \\
+    REUNITE_MODELS=../shared/models .venv/bin/python bench/speed.py busy|sparse|exports|long|all \\
         [--runs 3] [--yolo-frames 300] [--set k=v ...]
 
 Inputs come from bench/make_speed_clips.py (runs/bench/, built if missing). Every reunite run
@@ -24,6 +24,9 @@ per-stage seconds come from the manifest's ``timings_s``.
   under each: the fixed cost of any scan (a scan of the file's first second) plus
   decoding alone (PyAV through the reader thread, nothing analysed).
 - ``--fast``: busy and sparse also with ``--config configs/fast.yaml`` (analysis only).
+- exports: reunite on a folder of 20 short files (sparse_exports/: the sparse file cut in
+  30 s stream copies) vs ffmpeg decoding each file in turn, one process each (a user's loop);
+  the render pass's seconds (contact sheets) printed beside.
 - long: peak RSS of a scan of long_60min.mp4 against long_5min.mp4 (one run each).
 """
 
@@ -250,6 +253,34 @@ def sparse(args: argparse.Namespace) -> None:
             print(f"  RATIO fast preset / ffmpeg decode: {r2['median'] / dec:.2f}x")
 
 
+def exports(args: argparse.Namespace) -> None:
+    folder = BENCH / "sparse_exports"
+    files = sorted(folder.glob("*.mp4"))
+    print(f"exports: {folder.name}/ ({len(files)} files of 30 s cut from sparse_10min.mp4, "
+          f"stream copies)")
+    decs = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        for f in files:
+            subprocess.run([ffmpeg(), "-v", "error", "-i", str(f), "-f", "null", "-"], check=True)
+        decs.append(time.perf_counter() - t)
+    dec = statistics.median(decs)
+    print(f"  ffmpeg decode, file after file: median {dec:.1f} s  runs {[round(x, 1) for x in decs]}")
+    walls, peaks, render = [], [], []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as td:
+            wall, peak, _src = scan(folder, args.sets, Path(td) / "out")
+            render.append(json.loads((Path(td) / "out" / "manifest.json").read_text())
+                          ["timings_s"].get("render_pass", 0.0))
+        walls.append(wall)
+        peaks.append(peak)
+    med = statistics.median(walls)
+    print(f"  reunite scan of the folder: median {med:.1f} s  runs {[round(x, 1) for x in walls]}  "
+          f"render pass (contact sheets) median {statistics.median(render):.2f} s  "
+          f"peak RSS median {statistics.median(peaks):.0f} MiB")
+    print(f"  RATIO reunite / ffmpeg decode: {med / dec:.2f}x  (the one-file goal: <= 2x)")
+
+
 def pyav_decode(file: Path, sets: list[str]) -> float:
     """Seconds to decode ``file`` the way a scan with ``sets`` does (PyAV, lazy frames at the
     analysis rate, ``ingest.skip_unneeded_frames`` and ``ingest.skip_deblocking`` as
@@ -303,7 +334,7 @@ def long(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["busy", "sparse", "long", "mot17", "all"])
+    ap.add_argument("what", choices=["busy", "sparse", "exports", "long", "mot17", "all"])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--yolo-frames", type=int, default=300)
     ap.add_argument("--long-runs", type=int, default=1, help="long: runs of the 60-minute scan")
@@ -313,7 +344,8 @@ def main() -> None:
     args = ap.parse_args()
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_speed_clips.py")], check=True,
                    stdout=subprocess.DEVNULL)
-    for name, fn in (("busy", busy), ("sparse", sparse), ("long", long), ("mot17", mot17)):
+    for name, fn in (("busy", busy), ("sparse", sparse), ("exports", exports), ("long", long),
+                     ("mot17", mot17)):
         if args.what == name or (args.what == "all" and name != "mot17"):
             fn(args)
             sys.stdout.flush()

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.outputs.atomic import atomic_path
 from pipeline.outputs.overlay import StoredTrack, ascii_text, detections_at, encode_jpeg, is_dark, prepare
-from pipeline.outputs.segment import decode_segment
+from pipeline.outputs.segment import SegmentReader
 from pipeline.outputs.video import Annotator, _text_bar
 from pipeline.types import Frame
 
@@ -44,16 +44,23 @@ def _tile_frames(source: str, first_s: float, last_s: float, n: int) -> Iterator
 
     A sheet costs ``n`` keyframe decodes on most files, whatever their length (a forward
     decode to each exact time cost up to a keyframe interval each: 1.5 s on a 10-minute file
-    with 25 s between keyframes, before).
+    with 25 s between keyframes, before). Where several tiles fall after one keyframe (a
+    short file), the file is opened once and decoded on from tile to tile
+    (:class:`SegmentReader`), not from the keyframe again for each.
     """
     last: float | None = None
-    for t, (lo, hi) in zip(sheet_times(first_s, last_s, n), sheet_windows(first_s, last_s, n)):
-        if last is not None:
-            lo = max(lo, last + 1e-6)
-        frame = next(iter(decode_segment(source, lo, hi, seek_s=t)), None)
-        if frame is not None:
-            last = frame.pts_s
-            yield frame
+    with SegmentReader(source) as reader:
+        for t, (lo, hi) in zip(sheet_times(first_s, last_s, n), sheet_windows(first_s, last_s, n)):
+            if last is not None:
+                lo = max(lo, last + 1e-6)
+            tile = reader.segment(lo, hi, seek_s=t)
+            # the first frame after the last tile's: a short file has fewer frames than
+            # tiles, and a seek back to a keyframe finds the last tile's frame again
+            frame = next((f for f in tile if last is None or f.pts_s > last), None)
+            tile.close()
+            if frame is not None:
+                last = frame.pts_s
+                yield frame
 
 
 def write_contact_sheet(

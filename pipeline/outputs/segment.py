@@ -1,4 +1,4 @@
-"""Decode a time segment of an original: seek near its start, decode to its end.
+"""Decode time segments of an original: seek near each start, decode to its end.
 
 The render pass cuts clips by container time, so it seeks (to the keyframe at or before the
 start) instead of decoding the file from the beginning. Times follow :class:`VideoSource`'s
@@ -7,8 +7,9 @@ convention: seconds of presentation time from the video stream's start.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,43 +37,169 @@ def decode_segment(
     Raises:
         InputError: the file cannot be opened as a video.
     """
-    import av
+    with SegmentReader(path) as reader:
+        yield from reader.segment(start_s, end_s, max_fps, seek_s)
 
-    from pipeline.ingest import RateSampler, _open, _rotate
 
-    fh, container = _open(Path(path))
-    try:
-        with container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            tb = stream.time_base
-            start_pts = stream.start_time or 0
-            at = start_s - 1.0 if seek_s is None else seek_s
-            target = start_pts + int(max(0.0, at) / tb) if tb else 0
-            try:
-                container.seek(target, backward=True, any_frame=False, stream=stream)
-            except av.error.FFmpegError:
-                container.seek(0)  # some containers cannot seek: decode from the start
-            sampler = RateSampler(max_fps, start_s)
-            last: float | None = None
-            n = 0
-            try:
-                for vf in container.decode(stream):
-                    if vf.pts is None or tb is None:
-                        continue
-                    t = float((vf.pts - start_pts) * tb)
-                    if t > end_s + 1e-6:
-                        break
-                    if t < start_s - 1e-6 or (last is not None and t <= last):
-                        continue
-                    if not sampler.take(t):
-                        continue
-                    last = t
-                    image = _rotate(vf.to_ndarray(format="bgr24"), int(vf.rotation or 0) % 360)
-                    yield Frame(image=np.ascontiguousarray(image), source_id=str(path), index=n,
-                                pts_s=t)
-                    n += 1
-            except av.error.FFmpegError:
-                return  # a corrupt tail ends the segment; the scan's decode report has the fault
-    finally:
-        fh.close()
+# The index gives keyframes in decode order (their DTS), which runs ahead of presentation
+# time by the B-frame reordering delay (a few frames). Decoding on is chosen only where the
+# decoder stands this far past the keyframe, so the keyframe's own presentation time is behind
+# it too and a seek could not have landed on a later frame.
+_REORDER_MARGIN_S = 1.0
+# libav's decoders that honour skip_frame=NONREF exactly (as pipeline.ingest's skip plan uses)
+_SKIP_CODECS = frozenset({"h264", "hevc"})
+
+
+class SegmentReader:
+    """An original opened once and read in segments of increasing time (a contact sheet's
+    tiles): each segment seeks to the keyframe at or before its seek time, as
+    :func:`decode_segment` does, unless the decoder already stands past that keyframe and
+    before the segment, where it decodes on from there instead of from the keyframe again.
+
+    On a 30-second clip with one keyframe, a 12-tile sheet decoded the clip's frames from that
+    keyframe twelve times over (0.33 s a sheet, most of a short file's scan); read on, it
+    decodes them once. Both ways hand on the first frame at or after the segment's start that
+    follows the keyframe, so the frames are the same (the keyframe's time comes from the
+    container's index; see ``_REORDER_MARGIN_S``). Without an index (MPEG-TS, some AVI) every
+    segment seeks, as before.
+
+    Raises:
+        InputError: the file cannot be opened as a video (on construction).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from pipeline.ingest import _open
+
+        self.path = str(path)
+        self._fh, self._container = _open(Path(path))
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream, self._tb = stream, stream.time_base
+        self._start_pts = stream.start_time or 0
+        self._indexed = bool(self._tb) and "mp4" in self._container.format.name.split(",")
+        self._frames: Generator[Any, None, None] | None = None  # decoded since the last seek
+        self._pos: float | None = None  # time of the last frame taken from _frames
+        self._pending: tuple[float, Any] | None = None  # read past a segment's end, not used
+        self._wanted_from = 0.0  # the current segment's start (earlier frames are not wanted)
+        self.frames_decoded = 0  # pictures the decoder made, for all segments read
+
+    def _keyframe_at_or_before(self, t: float) -> float | None:
+        """Time of the keyframe a seek to ``t`` lands on, from the container's index (libav's
+        own search, as its seek uses), where the index lists every keyframe: MP4 and MOV (the
+        sample table's sync samples). Matroska's cues may name only some (a WebM here indexed
+        one keyframe of three), and a keyframe missing from the index would make decoding on
+        hand on another frame than a seek; those formats give None (always seek)."""
+        if not self._indexed:
+            return None
+        target = self._start_pts + int(max(0.0, t) / self._tb)
+        try:
+            entries = self._stream.index_entries
+            k = entries.search_timestamp(target, backward=True)
+            return None if k < 0 else float((entries[k].timestamp - self._start_pts) * self._tb)
+        except (AttributeError, TypeError, IndexError):  # no index in this PyAV: always seek
+            return None
+
+    def __enter__(self) -> SegmentReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # the decoding generator refers back to this reader: closed and dropped here, or the
+        # cycle keeps the decoder's frame buffers (~8 MiB a file) until the garbage collector
+        # runs (a 20-file batch grew by 70 MiB)
+        if self._frames is not None:
+            self._frames.close()
+        self._frames = self._pending = None
+        try:
+            self._container.close()
+        finally:
+            self._fh.close()
+
+    def _read_on(self, seek_at: float, start_s: float) -> bool:
+        """Whether decoding on from the current place reaches ``start_s`` past the same
+        keyframe a seek to ``seek_at`` would land on (so a seek would only decode again)."""
+        if self._frames is None or self._pos is None or self._pos >= start_s:
+            return False
+        key = self._keyframe_at_or_before(seek_at)
+        return key is not None and key + _REORDER_MARGIN_S <= self._pos
+
+    def _seek(self, at: float) -> None:
+        import av
+
+        target = self._start_pts + int(max(0.0, at) / self._tb) if self._tb else 0
+        try:
+            self._container.seek(target, backward=True, any_frame=False, stream=self._stream)
+        except av.error.FFmpegError:
+            self._container.seek(0)  # some containers cannot seek: decode from the start
+        if self._frames is not None:
+            self._frames.close()
+        self._frames = self._decode_from_here()
+        self._pos = self._pending = None
+
+    def _decode_from_here(self) -> Generator[Any, None, None]:
+        """Decoded frames from the demuxer's place. Where the codec allows it (H.264, HEVC:
+        libav drops exactly the non-reference pictures), a packet presented before
+        ``_wanted_from`` (the segment's start) is sent with ``skip_frame=NONREF``: no segment
+        hands such a frame on, and the frames it does hand on are decoded the same."""
+        cc = self._stream.codec_context
+        can_skip = cc.name in _SKIP_CODECS and bool(self._tb)
+        skipping = False
+        for packet in self._container.demux(self._stream):
+            if can_skip:
+                early = packet.pts is not None and float(
+                    (packet.pts - self._start_pts) * self._tb) < self._wanted_from - 1e-6
+                if early != skipping:
+                    skipping = early
+                    cc.skip_frame = "NONREF" if skipping else "DEFAULT"
+            for vf in packet.decode():
+                self.frames_decoded += 1
+                yield vf
+
+    def _decoded(self) -> Iterator[tuple[float, Any]]:
+        """(time, frame) from where the decoder stands; a frame read past the last segment's
+        end first."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            yield pending
+        assert self._frames is not None
+        for vf in self._frames:
+            if vf.pts is None or self._tb is None:
+                continue
+            yield float((vf.pts - self._start_pts) * self._tb), vf
+
+    def segment(self, start_s: float, end_s: float, max_fps: float = 0.0,
+                seek_s: float | None = None) -> Iterator[Frame]:
+        """Frames with ``start_s <= pts_s <= end_s``, as :func:`decode_segment` yields them.
+        Segments are read one at a time; a later one may start before an earlier one's end
+        (it then seeks)."""
+        import av
+
+        from pipeline.ingest import RateSampler, _rotate
+
+        at = start_s - 1.0 if seek_s is None else seek_s
+        self._wanted_from = start_s
+        if not self._read_on(at, start_s):
+            self._seek(at)
+        sampler = RateSampler(max_fps, start_s)
+        last: float | None = None
+        n = 0
+        try:
+            for t, vf in self._decoded():
+                if t > end_s + 1e-6:
+                    self._pending = (t, vf)
+                    return
+                self._pos = t
+                if t < start_s - 1e-6 or (last is not None and t <= last):
+                    continue
+                if not sampler.take(t):
+                    continue
+                last = t
+                image = _rotate(vf.to_ndarray(format="bgr24"), int(vf.rotation or 0) % 360)
+                yield Frame(image=np.ascontiguousarray(image), source_id=self.path, index=n,
+                            pts_s=t)
+                n += 1
+        except av.error.FFmpegError:
+            pass  # a corrupt tail ends the segment; the scan's decode report has the fault
+        self._frames = None  # the end of the file or a fault: the next segment seeks

@@ -136,3 +136,97 @@ def test_contact_sheet_tiles_take_nearby_keyframes_and_stay_in_their_slots(tmp_p
     assert cs.write_contact_sheet(str(src), {}, 0.0, 7.9, 8, tmp_path / "s.jpg") == 8
     sheet = cv2.imread(str(tmp_path / "s.jpg"))
     assert sheet.shape[1] == 4 * (cs.TILE_W + 4) and sheet.shape[0] > 2 * 240
+
+
+def _seek_per_tile(src: Path, first_s: float, last_s: float, n: int) -> list:
+    """The sheet's tiles the way they were taken before SegmentReader: a fresh open and seek
+    for every tile."""
+    from pipeline.outputs import contact_sheet as cs
+
+    last, out = None, []
+    for t, (lo, hi) in zip(cs.sheet_times(first_s, last_s, n), cs.sheet_windows(first_s, last_s, n)):
+        lo = lo if last is None else max(lo, last + 1e-6)
+        f = next((f for f in decode_segment(src, lo, hi, seek_s=t) if last is None or f.pts_s > last), None)
+        if f is not None:
+            last = f.pts_s
+            out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("bframes", [0, 3])
+def test_contact_sheet_decodes_a_one_keyframe_file_once_with_the_same_tiles(tmp_path, bframes):
+    """A short export with one keyframe: the tiles are decoded on from one to the next (each
+    frame at most once; with B-frames those before a tile's slot not at all), and are the
+    frames, pixel for pixel, that a seek per tile gives."""
+    from pipeline.outputs import contact_sheet as cs
+    from pipeline.outputs.segment import SegmentReader
+
+    src = write_clip(tmp_path / "export.mp4", [i / FPS for i in range(80)], gop=300, bframes=bframes)
+    with SegmentReader(src) as reader:
+        # one keyframe (the index is in decode order: with B-frames it is a little early)
+        assert reader._keyframe_at_or_before(7.0) == pytest.approx(0.0, abs=0.35)
+    got = list(cs._tile_frames(str(src), 0.0, 7.9, 8))
+    want = _seek_per_tile(src, 0.0, 7.9, 8)
+    assert [f.pts_s for f in got] == [f.pts_s for f in want] and len(got) == 8
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(got, want))
+
+    with SegmentReader(src) as reader:
+        last = None
+        for t, (lo, hi) in zip(cs.sheet_times(0.0, 7.9, 8), cs.sheet_windows(0.0, 7.9, 8)):
+            lo = lo if last is None else max(lo, last + 1e-6)
+            tile = reader.segment(lo, hi, seek_s=t)
+            last = next(tile).pts_s
+            tile.close()
+        # a seek per tile decodes from the keyframe each time (~290 frames); read on, no more
+        # than the file's 80 (the second tile still seeks: the decoder stands at the keyframe,
+        # less than _REORDER_MARGIN_S past it)
+        assert reader.frames_decoded <= 80
+        if bframes:
+            assert reader.frames_decoded < 50  # B-frames between the slots were not decoded
+
+
+def test_contact_sheet_of_a_file_shorter_than_its_tiles_repeats_no_frame(tmp_path):
+    from pipeline.outputs import contact_sheet as cs
+
+    src = write_clip(tmp_path / "five.mp4", [i / FPS for i in range(5)])
+    got = [f.pts_s for f in cs._tile_frames(str(src), 0.0, 0.4, 12)]
+    assert got == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert cs.write_contact_sheet(str(src), {}, 0.0, 0.4, 12, tmp_path / "s.jpg") == 5
+
+
+def test_clip_segments_skip_only_frames_before_their_start(tmp_path):
+    """decode_segment with B-frames: frames before the segment are not decoded where they are
+    non-reference pictures, and every frame of the segment is, as decoded in full."""
+    from pipeline.outputs.segment import SegmentReader
+
+    src = write_clip(tmp_path / "b.mp4", [i / FPS for i in range(60)], gop=60, bframes=3)
+    with av.open(str(src)) as c:
+        full = {round(float(f.time), 3): f.to_ndarray(format="bgr24") for f in c.decode(c.streams.video[0])}
+    with SegmentReader(src) as reader:
+        seg = list(reader.segment(4.0, 5.0))
+        assert reader.frames_decoded < 50  # from the keyframe at 0: 51 frames in full
+    assert [f.pts_s for f in seg] == pytest.approx([i / FPS for i in range(40, 51)])
+    assert all(np.array_equal(f.image, full[round(f.pts_s, 3)]) for f in seg)
+
+
+def test_a_closed_segment_reader_is_freed_without_the_garbage_collector(tmp_path):
+    """The decoding generator refers back to its reader; a reader left in that cycle kept the
+    decoder's buffers (~8 MiB a file) until a collection ran: a batch's sheets grew by 70 MiB."""
+    import gc
+    import weakref
+
+    from pipeline.outputs.segment import SegmentReader
+
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(40)], gop=100)
+    gc.disable()
+    try:
+        with SegmentReader(src) as reader:
+            for lo in (0.5, 1.5, 2.5):
+                tile = reader.segment(lo, lo + 0.5)
+                next(tile)
+                tile.close()
+            gone = weakref.ref(reader)
+        del reader
+        assert gone() is None
+    finally:
+        gc.enable()
