@@ -41,11 +41,6 @@ def decode_segment(
         yield from reader.segment(start_s, end_s, max_fps, seek_s)
 
 
-# The index gives keyframes in decode order (their DTS), which runs ahead of presentation
-# time by the B-frame reordering delay (a few frames). Decoding on is chosen only where the
-# decoder stands this far past the keyframe, so the keyframe's own presentation time is behind
-# it too and a seek could not have landed on a later frame.
-_REORDER_MARGIN_S = 1.0
 # libav's decoders that honour skip_frame=NONREF exactly (as pipeline.ingest's skip plan uses)
 _SKIP_CODECS = frozenset({"h264", "hevc"})
 
@@ -59,9 +54,11 @@ class SegmentReader:
     On a 30-second clip with one keyframe, a 12-tile sheet decoded the clip's frames from that
     keyframe twelve times over (0.33 s a sheet, most of a short file's scan); read on, it
     decodes them once. Both ways hand on the first frame at or after the segment's start that
-    follows the keyframe, so the frames are the same (the keyframe's time comes from the
-    container's index; see ``_REORDER_MARGIN_S``). Without an index (MPEG-TS, some AVI) every
-    segment seeks, as before.
+    follows the keyframe, so the frames are the same. Which keyframe a seek would land on
+    comes from the container's index (libav's own search, as its seek uses); whether the
+    decoder has passed it, from the keyframe packets demuxed since the last seek (their decode
+    timestamps are the index's, their presentation times exact). Without a complete index
+    (MPEG-TS, AVI, Matroska) every segment seeks, as before.
 
     Raises:
         InputError: the file cannot be opened as a video (on construction).
@@ -82,20 +79,25 @@ class SegmentReader:
         self._pending: tuple[float, Any] | None = None  # read past a segment's end, not used
         self._wanted_from = 0.0  # the current segment's start (earlier frames are not wanted)
         self.frames_decoded = 0  # pictures the decoder made, for all segments read
+        # keyframes demuxed since the last seek: decode timestamp -> presentation time (s)
+        self._keys_passed: dict[int, float] = {}
 
-    def _keyframe_at_or_before(self, t: float) -> float | None:
-        """Time of the keyframe a seek to ``t`` lands on, from the container's index (libav's
-        own search, as its seek uses), where the index lists every keyframe: MP4 and MOV (the
-        sample table's sync samples). Matroska's cues may name only some (a WebM here indexed
-        one keyframe of three), and a keyframe missing from the index would make decoding on
-        hand on another frame than a seek; those formats give None (always seek)."""
+    def _target(self, t: float) -> int:
+        """The stream timestamp a seek to ``t`` seconds asks for."""
+        return self._start_pts + int(max(0.0, t) / self._tb) if self._tb else 0
+
+    def _keyframe_dts(self, t: float) -> int | None:
+        """Decode timestamp of the keyframe a seek to ``t`` lands on, from the container's
+        index (libav's own search, as its seek uses), where the index lists every keyframe:
+        MP4 and MOV (the sample table's sync samples). Matroska's cues may name only some (a
+        WebM here indexed one keyframe of three), and a keyframe missing from the index would
+        make decoding on hand on another frame than a seek; those formats give None."""
         if not self._indexed:
             return None
-        target = self._start_pts + int(max(0.0, t) / self._tb)
         try:
             entries = self._stream.index_entries
-            k = entries.search_timestamp(target, backward=True)
-            return None if k < 0 else float((entries[k].timestamp - self._start_pts) * self._tb)
+            k = entries.search_timestamp(self._target(t), backward=True)
+            return None if k < 0 else int(entries[k].timestamp)
         except (AttributeError, TypeError, IndexError):  # no index in this PyAV: always seek
             return None
 
@@ -122,21 +124,22 @@ class SegmentReader:
         keyframe a seek to ``seek_at`` would land on (so a seek would only decode again)."""
         if self._frames is None or self._pos is None or self._pos >= start_s:
             return False
-        key = self._keyframe_at_or_before(seek_at)
-        return key is not None and key + _REORDER_MARGIN_S <= self._pos
+        key = self._keys_passed.get(self._keyframe_dts(seek_at))  # type: ignore[arg-type]
+        return key is not None and key <= self._pos
 
     def _seek(self, at: float) -> None:
         import av
 
-        target = self._start_pts + int(max(0.0, at) / self._tb) if self._tb else 0
         try:
-            self._container.seek(target, backward=True, any_frame=False, stream=self._stream)
+            self._container.seek(self._target(at), backward=True, any_frame=False,
+                                 stream=self._stream)
         except av.error.FFmpegError:
             self._container.seek(0)  # some containers cannot seek: decode from the start
         if self._frames is not None:
             self._frames.close()
         self._frames = self._decode_from_here()
         self._pos = self._pending = None
+        self._keys_passed.clear()
 
     def _decode_from_here(self) -> Generator[Any, None, None]:
         """Decoded frames from the demuxer's place. Where the codec allows it (H.264, HEVC:
@@ -147,6 +150,9 @@ class SegmentReader:
         can_skip = cc.name in _SKIP_CODECS and bool(self._tb)
         skipping = False
         for packet in self._container.demux(self._stream):
+            if (self._indexed and packet.is_keyframe and packet.dts is not None
+                    and packet.pts is not None):
+                self._keys_passed[packet.dts] = float((packet.pts - self._start_pts) * self._tb)
             if can_skip:
                 early = packet.pts is not None and float(
                     (packet.pts - self._start_pts) * self._tb) < self._wanted_from - 1e-6
