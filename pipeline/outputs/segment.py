@@ -41,10 +41,6 @@ def decode_segment(
         yield from reader.segment(start_s, end_s, max_fps, seek_s)
 
 
-# libav's decoders that honour skip_frame=NONREF exactly (as pipeline.ingest's skip plan uses)
-_SKIP_CODECS = frozenset({"h264", "hevc"})
-
-
 class SegmentReader:
     """An original opened once and read in segments of increasing time (a contact sheet's
     tiles): each segment seeks to the keyframe at or before its seek time, as
@@ -146,9 +142,13 @@ class SegmentReader:
         libav drops exactly the non-reference pictures), a packet presented before
         ``_wanted_from`` (the segment's start) is sent with ``skip_frame=NONREF``: no segment
         hands such a frame on, and the frames it does hand on are decoded the same."""
+        from pipeline.ingest import _SKIP_CODECS  # the decoders that honour NONREF exactly
+
         cc = self._stream.codec_context
         can_skip = cc.name in _SKIP_CODECS and bool(self._tb)
         skipping = False
+        if can_skip:  # a reader closed while skipping left the setting on the codec
+            cc.skip_frame = "DEFAULT"
         for packet in self._container.demux(self._stream):
             if (self._indexed and packet.is_keyframe and packet.dts is not None
                     and packet.pts is not None):

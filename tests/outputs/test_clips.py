@@ -203,8 +203,13 @@ def test_clip_segments_skip_only_frames_before_their_start(tmp_path):
     with SegmentReader(src) as reader:
         seg = list(reader.segment(4.0, 5.0))
         assert reader.frames_decoded < 50  # from the keyframe at 0: 51 frames in full
+        # a reader left skipping (closed between an early packet and its segment's frames)
+        # must not drop the next segment's own B-frames
+        reader._stream.codec_context.skip_frame = "NONREF"
+        again = list(reader.segment(0.0, 1.0))  # from the keyframe: no packet is early
     assert [f.pts_s for f in seg] == pytest.approx([i / FPS for i in range(40, 51)])
     assert all(np.array_equal(f.image, full[round(f.pts_s, 3)]) for f in seg)
+    assert [f.pts_s for f in again] == pytest.approx([i / FPS for i in range(0, 11)])
 
 
 def test_a_closed_segment_reader_is_freed_without_the_garbage_collector(tmp_path):
