@@ -73,3 +73,13 @@ def set_rotation(src: Path, dst: Path, degrees: int) -> Path:
         check=True,
     )
     return dst
+
+
+def remux(src: Path, dst: Path) -> Path:
+    """Copy ``src``'s streams into the container ``dst``'s suffix names (ffmpeg -c copy), e.g.
+    an MPEG-TS, which has no index for a seek to use."""
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(src),
+                    "-c", "copy", str(dst)], check=True)
+    return dst

@@ -41,6 +41,13 @@ def decode_segment(
         yield from reader.segment(start_s, end_s, max_fps, seek_s)
 
 
+# Without an index, a segment starting at most this long after the decoder's place is decoded
+# on to rather than sought: a short export is decoded once for its contact sheet (a 45 s
+# MPEG-TS with keyframes 25 s apart: 1.9 s a sheet by seeking, each tile from a keyframe
+# again), while tiles minutes apart in a long file still seek.
+_READ_ON_WITHOUT_INDEX_S = 10.0
+
+
 class SegmentReader:
     """An original opened once and read in segments of increasing time (a contact sheet's
     tiles): each segment seeks to the keyframe at or before its seek time, as
@@ -54,7 +61,8 @@ class SegmentReader:
     comes from the container's index (libav's own search, as its seek uses); whether the
     decoder has passed it, from the keyframe packets demuxed since the last seek (their decode
     timestamps are the index's, their presentation times exact). Without a complete index
-    (MPEG-TS, AVI, Matroska) every segment seeks, as before.
+    (MPEG-TS, AVI, Matroska) a segment seeks unless it starts soon after the decoder's place
+    (``_READ_ON_WITHOUT_INDEX_S``).
 
     Raises:
         InputError: the file cannot be opened as a video (on construction).
@@ -120,15 +128,25 @@ class SegmentReader:
         keyframe a seek to ``seek_at`` would land on (so a seek would only decode again)."""
         if self._frames is None or self._pos is None or self._pos >= start_s:
             return False
+        if not self._indexed:
+            # Which keyframe a seek lands on is unknown here (an MPEG-TS seek needs several
+            # tries, see _seek_at_or_before): a segment that starts soon after the decoder's
+            # place is decoded on to. It then starts at the first frame of the segment where a
+            # seek might have landed on a keyframe inside it: the same span either way.
+            return start_s - self._pos <= _READ_ON_WITHOUT_INDEX_S
         key = self._keys_passed.get(self._keyframe_dts(seek_at))  # type: ignore[arg-type]
         return key is not None and key <= self._pos
 
-    def _seek(self, at: float) -> None:
+    def _seek(self, at: float | None) -> None:
+        """Seek to the keyframe at or before ``at`` seconds (None: the file's start)."""
         import av
 
         try:
-            self._container.seek(self._target(at), backward=True, any_frame=False,
-                                 stream=self._stream)
+            if at is None:
+                self._container.seek(0)
+            else:
+                self._container.seek(self._target(at), backward=True, any_frame=False,
+                                     stream=self._stream)
         except av.error.FFmpegError:
             self._container.seek(0)  # some containers cannot seek: decode from the start
         if self._frames is not None:
@@ -136,6 +154,35 @@ class SegmentReader:
         self._frames = self._decode_from_here()
         self._pos = self._pending = None
         self._keys_passed.clear()
+
+    def _seek_at_or_before(self, at: float, latest: float) -> None:
+        """Seek to ``at`` so that decoding starts no later than ``latest``, seeking again from
+        further back (1, 2, 4... s earlier, down to the start) while the first frame comes
+        after it. MPEG-TS has no index: libav's seek there finds a packet by its timestamp and
+        decoding starts at the next keyframe, which on a long-GOP export lies after the target
+        (a 45 s TS export with keyframes 25 s apart gave empty event clips and 2 of 12 sheet
+        tiles). The first frame is kept and handed on first; it costs no extra decoding. With
+        an index (MP4, MOV) one seek lands where the index says, as before."""
+        import av
+
+        if self._indexed:  # the index's keyframe at or before the target: one seek
+            self._seek(at)
+            return
+        back, where = 1.0, at
+        while True:
+            self._seek(where)
+            try:
+                first = next(self._decoded(), None)
+            except av.error.FFmpegError:
+                return  # the segment finds the decoder at its end and hands nothing on
+            # no frame at all: the seek went past the last keyframe (or the file has none)
+            if (first is not None and first[0] <= latest + 1e-6) or where is None:
+                self._pending = first
+                return
+            # a TS seek to the stream's very first timestamp also lands on the next keyframe;
+            # the file's start (libav's own seek to 0) does not
+            where = where - back if where - back > 0 else None
+            back *= 2
 
     def _decode_from_here(self) -> Generator[Any, None, None]:
         """Decoded frames from the demuxer's place. Where the codec allows it (H.264, HEVC:
@@ -187,7 +234,7 @@ class SegmentReader:
         at = start_s - 1.0 if seek_s is None else seek_s
         self._wanted_from = start_s
         if not self._read_on(at, start_s):
-            self._seek(at)
+            self._seek_at_or_before(at, max(start_s, at))
         sampler = RateSampler(max_fps, start_s)
         last: float | None = None
         n = 0

@@ -233,3 +233,23 @@ def test_a_closed_segment_reader_is_freed_without_the_garbage_collector(tmp_path
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_segments_of_a_long_gop_mpeg_ts_start_where_they_should(tmp_path):
+    """MPEG-TS has no index: libav's seek lands on the keyframe after the target there, so a
+    clip between two keyframes 4 s apart came out empty, and the sheet lost its tiles. The
+    reader seeks again from further back until decoding starts before the segment."""
+    from pipeline.outputs import contact_sheet as cs
+    from tests.media import remux
+
+    mp4 = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(80)], gop=40)
+    ts = remux(mp4, tmp_path / "a.ts")
+    for start, end in ((2.5, 3.0), (0.0, 0.5), (5.0, 7.9)):
+        want = [f.pts_s for f in decode_segment(mp4, start, end)]
+        assert [f.pts_s for f in decode_segment(ts, start, end)] == pytest.approx(want), (start, end)
+    # the sheet has its 8 tiles, each in its slot (without an index it is decoded on from
+    # tile to tile: the first frame of each slot, where the MP4 may take a keyframe in it)
+    got = [f.pts_s for f in cs._tile_frames(str(ts), 0.0, 7.9, 8)]
+    slack = 7.9 / 8 / 2
+    assert len(got) == 8 and got == sorted(set(got))
+    assert all(t - slack - 1e-6 <= g <= t + slack for g, t in zip(got, cs.sheet_times(0.0, 7.9, 8)))
