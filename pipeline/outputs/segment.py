@@ -62,7 +62,8 @@ class SegmentReader:
     decoder has passed it, from the keyframe packets demuxed since the last seek (their decode
     timestamps are the index's, their presentation times exact). Without a complete index
     (MPEG-TS, AVI, Matroska) a segment seeks unless it starts soon after the decoder's place
-    (``_READ_ON_WITHOUT_INDEX_S``).
+    (``_READ_ON_WITHOUT_INDEX_S``), and a seek that lands after its target is tried again from
+    further back (:meth:`_seek_at_or_before`).
 
     Raises:
         InputError: the file cannot be opened as a video (on construction).
@@ -124,8 +125,9 @@ class SegmentReader:
             self._fh.close()
 
     def _read_on(self, seek_at: float, start_s: float) -> bool:
-        """Whether decoding on from the current place reaches ``start_s`` past the same
-        keyframe a seek to ``seek_at`` would land on (so a seek would only decode again)."""
+        """Whether to decode on from the current place instead of seeking: with an index,
+        when that reaches ``start_s`` past the same keyframe a seek to ``seek_at`` would land
+        on (so a seek would only decode again); without one, when ``start_s`` is near."""
         if self._frames is None or self._pos is None or self._pos >= start_s:
             return False
         if not self._indexed:
