@@ -146,6 +146,8 @@ def _run_in_process(job: Job) -> SourceResult:
 
 
 _POOL_RESTARTS = 2
+# seconds between checks that the pool is still alive while no file finishes
+_POOL_CHECK_S = 1.0
 
 
 def run_processes(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
@@ -169,7 +171,7 @@ def _run_pool(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
               on_result: OnResult) -> list[Job]:
     """Run ``jobs`` in one pool; returns the ones not finished when the pool broke ([]: all)."""
     import multiprocessing
-    from concurrent.futures import as_completed
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     from pebble import ProcessExpired, ProcessPool
@@ -177,27 +179,44 @@ def _run_pool(jobs: Sequence[Job], n: int, worker_args: tuple[Any, ...],
     pool = ProcessPool(max_workers=n, initializer=_init_process, initargs=(worker_args,),
                        context=multiprocessing.get_context("spawn"))
     finished: set[int] = set()
+
+    def unfinished() -> list[Job]:
+        pool.stop()
+        pool.join()
+        return [j for j in jobs if j.position not in finished]
+
     try:
         futures = {pool.schedule(_run_in_process, args=(job,)): job for job in jobs}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                r = fut.result()
-            except ProcessExpired as exc:
-                r = died(job, _exit_description(exc.exitcode))
-            except BrokenProcessPool:
-                pool.stop()
-                pool.join()
-                return [j for j in jobs if j.position not in finished]
-            except BaseException as exc:
-                # A bug (or a full disk) in a worker: show the worker's own traceback.
-                tb = getattr(exc, "traceback", None)
-                if tb:
-                    print(f"reunite: in the worker processing {display_name(job.path)}:\n{tb}",
-                          file=sys.stderr)
-                raise
-            on_result(job, r)
-            finished.add(job.position)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=_POOL_CHECK_S, return_when=FIRST_COMPLETED)
+            if not done and not pool.active:
+                # pebble's threads have ended (the pool broke) with futures left pending: seen
+                # once, a scan hung for good after a worker was killed while starting (its
+                # threads gone, the other worker waiting for a task); those files go to a
+                # fresh pool like the ones failed with BrokenProcessPool
+                return unfinished()
+            broken = False
+            for fut in done:
+                job = futures[fut]
+                try:
+                    r = fut.result()
+                except ProcessExpired as exc:
+                    r = died(job, _exit_description(exc.exitcode))
+                except BrokenProcessPool:
+                    broken = True  # the files finished beside it are still kept
+                    continue
+                except BaseException as exc:
+                    # A bug (or a full disk) in a worker: show the worker's own traceback.
+                    tb = getattr(exc, "traceback", None)
+                    if tb:
+                        print(f"reunite: in the worker processing {display_name(job.path)}:\n{tb}",
+                              file=sys.stderr)
+                    raise
+                on_result(job, r)
+                finished.add(job.position)
+            if broken:
+                return unfinished()
     except BaseException:
         pool.stop()
         pool.join()
