@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from detectors.models import FACE_REGISTRY, ResolvedModel, resolve
+from detectors.models import FACE_REGISTRY, ResolvedModel, resolve, sha256_file
 from pipeline.config import FacesConfig, ModelsConfig
-from pipeline.errors import ModelError
+from pipeline.errors import ModelError, OutputError
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -109,19 +109,60 @@ class FaceEmbedder(Protocol):
     def manifest(self) -> dict[str, Any]: ...
 
 
+# sha256 of dlib's built-in HOG frontal face detector as ``save()`` writes it, per dlib version
+# (deterministic: the same bytes in every process). A pinned version loads the detector from a
+# copy in the cache folder, checked against this digest, in ~2 ms instead of the ~0.24 s that
+# ``get_frontal_face_detector()`` takes to unpack it, holding the GIL, so the analysis stalls
+# while the face models load. An unpinned version uses dlib's own every time (correct, slower).
+# tests/faces/test_face_units.py checks the installed version's pin.
+FRONTAL_DETECTOR_SHA256: dict[str, str] = {
+    "20.0.1": "f3f7aa833fb4a14a46fc48689f45b98d85ef72d6dfaf8bdc012b7d3c522a5426",
+}
+
+
+def frontal_face_detector(dlib: Any, cache_dir: str | Path | None) -> Any:
+    """dlib's built-in frontal face detector, from the cache folder's copy where that copy's
+    sha256 is the one pinned for the installed dlib (:data:`FRONTAL_DETECTOR_SHA256`), else
+    from dlib, writing the copy (atomically, only if it hashes to the pin) for next time.
+    The copy is the same detector: same faces, scores and boxes (tested)."""
+    pin = FRONTAL_DETECTOR_SHA256.get(getattr(dlib, "__version__", ""))
+    if pin is None or cache_dir is None:
+        return dlib.get_frontal_face_detector()
+    path = Path(cache_dir).expanduser() / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
+    try:
+        if path.is_file() and sha256_file(path) == pin:
+            return dlib.fhog_object_detector(str(path))
+    except (OSError, RuntimeError):
+        pass  # unreadable or not a detector: built again below
+    detector = dlib.get_frontal_face_detector()
+    try:
+        from pipeline.outputs.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            detector.save(str(tmp))
+            if sha256_file(tmp) != pin:
+                raise OSError(f"{path.name}: not the pinned detector")  # never moved into place
+    except (OSError, OutputError, RuntimeError):
+        pass  # a read-only cache, or a dlib build that saves other bytes: dlib's own each time
+    return detector
+
+
 class DlibFaceDetector:
     """dlib's HOG frontal face detector, 5-point landmarks and dlib chip alignment.
 
     Args:
         landmarks: the resolved ``dlib_landmarks_5`` model file.
         threshold: detector score threshold (dlib's ``adjust_threshold``).
+        cache_dir: reunite's cache folder (``models.cache_dir``), where the HOG detector's
+            checked copy is kept (:func:`frontal_face_detector`); None: dlib's own every time.
     """
 
-    def __init__(self, landmarks: ResolvedModel, threshold: float = 0.0) -> None:
+    def __init__(self, landmarks: ResolvedModel, threshold: float = 0.0,
+                 cache_dir: str | Path | None = None) -> None:
         import dlib
 
         self._dlib = dlib
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = frontal_face_detector(dlib, cache_dir)
         self._shape = dlib.shape_predictor(str(landmarks.path))
         self.threshold = threshold
         self.model = landmarks
@@ -266,7 +307,7 @@ def build_face_models(faces: FacesConfig, models: ModelsConfig) -> FaceModels:
         landmarks = resolve("dlib_landmarks_5", models.dir, models.cache_dir,
                             models.allow_download, FACE_REGISTRY)
         try:
-            detector = DlibFaceDetector(landmarks, faces.detector_threshold)
+            detector = DlibFaceDetector(landmarks, faces.detector_threshold, models.cache_dir)
         except ImportError as exc:
             raise ModelError(f"face detector: dlib cannot be imported ({exc})") from None
         embedder = DeepFaceEmbedder(faces.embedder, models)
