@@ -140,7 +140,10 @@ def recall(ref: dict[int, np.ndarray], cand: dict[int, np.ndarray], frames: list
 def yolo(source: Path, out: Path, frames: int = 0, threads: int = 0) -> dict:
     cmd = [sys.executable, str(ROOT / "bench" / "yolo_track.py"), str(source), "--out", str(out),
            "--frames", str(frames), "--threads", str(threads)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(f"bench: yolo track failed on {source.name} (exit {done.returncode}):\n"
+                 + "\n".join(done.stderr.strip().splitlines()[-5:]))
     return json.loads(out.read_text())
 
 
@@ -150,6 +153,11 @@ def yolo_boxes(res: dict) -> dict[int, np.ndarray]:
 
 
 def busy(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("lap") is None:  # checked first: the scans take minutes
+        sys.exit("bench busy: yolo track needs the lap package (ultralytics' tracker imports "
+                 f"it and cannot install it offline): {sys.executable} -m pip install lap")
     file = BENCH / "busy_10min.mp4"
     head = BENCH / "busy_head.mp4"
     if not head.exists():
