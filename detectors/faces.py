@@ -114,7 +114,7 @@ class FaceEmbedder(Protocol):
 # copy in the cache folder, checked against this digest, in ~2 ms instead of the ~0.24 s that
 # ``get_frontal_face_detector()`` takes to unpack it, holding the GIL, so the analysis stalls
 # while the face models load. An unpinned version uses dlib's own every time (correct, slower).
-# tests/faces/test_face_units.py checks the installed version's pin.
+# tests/faces/test_frontal_cache.py checks the installed version's pin.
 FRONTAL_DETECTOR_SHA256: dict[str, str] = {
     "20.0.1": "f3f7aa833fb4a14a46fc48689f45b98d85ef72d6dfaf8bdc012b7d3c522a5426",
 }
