@@ -138,3 +138,65 @@ def test_workers_run_opencv_on_one_thread_unless_told_otherwise(monkeypatch, tmp
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
+
+
+class _FakePool:
+    """Stands in for pebble's ProcessPool in the driver's loop. The first one made is in the
+    state once seen to hang a scan: pebble's threads ended (``active`` false) with its futures
+    left pending forever. The later ones finish every file at once."""
+
+    made: list[_FakePool] = []
+
+    def __init__(self, **_: object) -> None:
+        self.broken = not _FakePool.made
+        self.scheduled: list[int] = []
+        self.stopped = False
+        _FakePool.made.append(self)
+
+    def schedule(self, fn, args):  # noqa: ANN001 - pebble's signature
+        from concurrent.futures import Future
+
+        from pipeline.runner import SourceResult
+
+        job = args[0]
+        self.scheduled.append(job.position)
+        fut: Future = Future()
+        if not self.broken:
+            fut.set_result(SourceResult(path=str(job.path), status="ok"))
+        return fut
+
+    @property
+    def active(self) -> bool:
+        return not self.broken and not self.stopped
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def join(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_pool_whose_threads_ended_with_files_pending_hands_them_to_a_fresh_pool(monkeypatch):
+    import threading
+
+    import pebble
+
+    from pipeline.executors import make_jobs, run_processes
+
+    monkeypatch.setattr(pebble, "ProcessPool", _FakePool)
+    monkeypatch.setattr(_FakePool, "made", [])
+    jobs = make_jobs([Path(f"/footage/cam{k}.mp4") for k in range(3)])
+    got: list[tuple[int, str]] = []
+    runner = threading.Thread(
+        target=run_processes, args=(jobs, 2, (), lambda job, r: got.append((job.position, r.status))),
+        daemon=True)
+    runner.start()
+    runner.join(timeout=60)  # ~1 s: the driver checks the pool every second
+    assert not runner.is_alive(), "the driver kept waiting on a pool whose threads had ended"
+    first, second = _FakePool.made
+    assert first.scheduled == [0, 1, 2] and first.stopped
+    assert second.scheduled == [0, 1, 2]
+    assert sorted(got) == [(0, "ok"), (1, "ok"), (2, "ok")]
