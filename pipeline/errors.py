@@ -23,6 +23,10 @@ class InputError(ReuniteError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # pickled by its arguments (not the message): it crosses from worker processes
+        return (type(self), (self.path, self.reason))
+
 
 class ModelError(ReuniteError):
     """A model file is missing, fails its checksum, or cannot be loaded."""
