@@ -157,9 +157,18 @@ def _open(path: Path) -> tuple[Any, Any]:
 
 @contextmanager
 def _libav_log_capture() -> Iterator[list]:
-    """Capture libav's error-level log lines (all threads) instead of printing them."""
+    """Capture libav's error-level log lines (all threads) instead of printing them.
+
+    Every line is delivered and counted, repeats included. PyAV by default holds back a line
+    equal to the one before and tallies it only when a different line comes, which may be
+    while another file is captured: a file without its moov atom, opened twice, put "moov atom
+    not found" among the faults of the next file decoded (tests/test_ingest.py). Repeats
+    within a file were counted once, and a file whose first line equalled the last line of
+    the file before would have lost that fault. Process-wide, never turned back on here.
+    """
     import av.logging
 
+    av.logging.set_skip_repeated(False)
     av.logging.set_level(av.logging.ERROR)
     try:
         with av.logging.Capture(local=False) as logs:

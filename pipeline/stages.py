@@ -30,7 +30,10 @@ from pipeline.types import Track
 
 # events 2: carry evidence linked across the carrier's track breaks; events carry adult_tracks
 # events 3: lead-away time counted over chains of pairs across track breaks, as carry's is
-STAGE_VERSIONS = {"analysis": 2, "events": 4, "faces": 2}
+# analysis 3: libav's repeated log lines are each counted as a decode fault of the file being
+# decoded (pipeline.ingest._libav_log_capture); stored decode reports may have undercounted
+# them, or held a line of another file.
+STAGE_VERSIONS = {"analysis": 3, "events": 4, "faces": 2}
 
 # faces: keys read while streaming (candidate frames), so they belong to the analysis stage.
 FACE_CANDIDATE_KEYS = ("enabled", "candidates_per_track", "candidate_min_gap_s", "head_fraction")

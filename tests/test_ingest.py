@@ -143,6 +143,26 @@ def test_corrupt_stream_counts_faults(shared_data):
     assert n >= 28  # OpenCV decodes 28 of 50
 
 
+def test_a_broken_file_opened_before_leaves_no_fault_on_the_next_one(shared_data):
+    """libav's lines go to the file being decoded, none held back for a later one: PyAV holds
+    back a line equal to the one before and tallies it when another comes. A file without
+    its moov atom, opened twice, then put "moov atom not found" among the faults of the next
+    file decoded (a damaged H.264 clip that has nothing of the kind)."""
+    odd = shared_data / "odd_media"
+    damaged = odd / "decord__corrupted.mp4"
+    alone = VideoSource(damaged)
+    n_alone = sum(1 for _ in alone)
+    for _ in range(2):
+        with pytest.raises(InputError, match="not a readable video container"):
+            VideoSource(odd / "file-scraper__video_mp4_invalid__h264_aac_missing_data.mp4")
+    after = VideoSource(damaged)
+    n_after = sum(1 for _ in after)
+    assert not [m for m in after.report.fault_messages if "moov" in m]
+    assert n_after == n_alone
+    assert after.report.fault_messages == alone.report.fault_messages
+    assert after.report.decode_faults == alone.report.decode_faults
+
+
 def test_out_of_order_container_timestamps_are_repaired(shared_data):
     # AVI with packed B-frames: container pts come in decode order.
     src = VideoSource(shared_data / "odd_media" / "mmaction2__test.avi")
@@ -347,3 +367,15 @@ def test_only_the_analysis_pass_skips_deblocking(tmp_path):
     assert _open_source(f, cfg, analysis=True).skip_deblocking
     assert not _open_source(f, cfg).skip_deblocking
     assert not _open_source(f, load_config(None, []), analysis=True).skip_deblocking
+
+
+def test_an_input_error_survives_pickling():
+    """Worker processes (pebble, Ray) hand exceptions to the driver pickled: an InputError must
+    come back whole (it used to fail to unpickle: its constructor takes path and reason, its
+    args held the message)."""
+    import pickle
+
+    e = pickle.loads(pickle.dumps(InputError("cam/a.mp4", "empty file (0 bytes)")))
+    assert isinstance(e, InputError)
+    assert (e.path, e.reason, str(e)) == ("cam/a.mp4", "empty file (0 bytes)",
+                                          "cam/a.mp4: empty file (0 bytes)")
