@@ -18,6 +18,9 @@ Made with the ffmpeg binary of PyPI imageio-ffmpeg, H.264 (libx264 -preset veryf
 - ``sparse_hd_10min.mp4``: that file scaled to 1920x1080 (bicubic) at 25 fps, the size and
   rate most CCTV records now: 15000 frames, the same scene and people, an HD bitstream to
   decode (the pictures are upscaled, not sharper).
+- ``sparse_720p_10min.mp4``: the same at 1280x720, 25 fps.
+- ``sparse_25fps_10min.mp4``: the same at its own 768x432, 25 fps (frames repeated): the
+  small file at the rate cameras record at.
 
 Files that exist are kept (delete them to rebuild).
 """
@@ -104,16 +107,16 @@ def exports(src: Path, dest: Path, n: int = 20, seconds: int = 30) -> None:
     tmp.rename(dest)
 
 
-def hd_clip(src: Path, dest: Path) -> None:
-    """``src`` scaled to 1920x1080 at 25 fps (bicubic; each frame repeated at the new rate):
-    the sparse file at the size and rate of current CCTV, where decoding, not start-up,
-    dominates a scan."""
+def rescaled_clip(src: Path, dest: Path, size: tuple[int, int] | None, fps: int = 25) -> None:
+    """``src`` at ``fps`` (each frame repeated at the new rate), scaled to ``size`` (bicubic;
+    None keeps it): the sparse file at the rates and sizes CCTV records at, where decoding
+    costs more per minute of footage and the analysis (10 frames a second) the same."""
     if dest.exists():
         return
     tmp = dest.with_suffix(".part.mp4")
-    subprocess.run([_ffmpeg(), "-v", "error", "-y", "-i", str(src), "-vf",
-                    "scale=1920:1080:flags=bicubic,fps=25", "-an", *X264, "-crf", "23", str(tmp)],
-                   check=True)
+    vf = (f"scale={size[0]}:{size[1]}:flags=bicubic," if size else "") + f"fps={fps}"
+    subprocess.run([_ffmpeg(), "-v", "error", "-y", "-i", str(src), "-vf", vf, "-an", *X264,
+                    "-crf", "23", str(tmp)], check=True)
     tmp.rename(dest)
 
 
@@ -128,7 +131,10 @@ def main() -> None:
     loop_clip(vtest, args.out / "long_60min.mp4", 3600)
     sparse_clip(DATA / "pedestrians" / "intel__one-by-one-person-detection.mp4",
                 args.out / "sparse_10min.mp4")
-    hd_clip(args.out / "sparse_10min.mp4", args.out / "sparse_hd_10min.mp4")
+    sparse = args.out / "sparse_10min.mp4"
+    rescaled_clip(sparse, args.out / "sparse_hd_10min.mp4", (1920, 1080))
+    rescaled_clip(sparse, args.out / "sparse_720p_10min.mp4", (1280, 720))
+    rescaled_clip(sparse, args.out / "sparse_25fps_10min.mp4", None)
     exports(args.out / "sparse_10min.mp4", args.out / "sparse_exports")
     for p in sorted(args.out.glob("*.mp4")):
         print(f"{p}  {p.stat().st_size / 1e6:.1f} MB")

@@ -19,8 +19,10 @@ per-stage seconds come from the manifest's ``timings_s``.
   way round), with the defaults and with every frame detected (the old behaviour); and
   against MOT17-mini ground truth end to end (each sequence encoded losslessly at its own
   frame rate and scanned with ingest.analysis_fps=0, yolo track on the same images).
-- sparse: reunite on sparse_10min.mp4 (native 768x432 at 10 fps) and sparse_hd_10min.mp4 (the
-  same at 1920x1080, 25 fps) vs ``ffmpeg -i FILE -f null -`` (imageio-ffmpeg), and the floor
+- sparse: reunite on sparse_10min.mp4 (native 768x432 at 10 fps) and the same file at 25 fps:
+  768x432, 1280x720 and 1920x1080 (sparse_25fps/720p/hd_10min.mp4; the analysis runs at
+  10 fps on all four, decoding costs more with rate and size) vs ``ffmpeg -i FILE -f null -``
+  (imageio-ffmpeg), and the floor
   under each: the fixed cost of any scan (a scan of the file's first second) plus
   decoding alone (PyAV through the reader thread, nothing analysed).
 - ``--fast``: busy and sparse also with ``--config configs/fast.yaml`` (analysis only).
@@ -240,6 +242,8 @@ def mot17(args: argparse.Namespace) -> None:
 SPARSE = {
     "sparse_10min.mp4": "768x432 10 fps indoor camera, 10 min, 56 s of every minute one real "
                         "frame of the empty room",
+    "sparse_25fps_10min.mp4": "the same at 25 fps (frames repeated), 768x432",
+    "sparse_720p_10min.mp4": "the same scaled to 1280x720 at 25 fps",
     "sparse_hd_10min.mp4": "the same scaled to 1920x1080 at 25 fps, the size and rate of "
                            "current CCTV",
 }
