@@ -630,7 +630,6 @@ class VideoSource:
         pending: deque[tuple[Any, bool]] = deque()
         heap: list[int] = []
         consecutive = 0
-        seen_logs = 0
         cc = stream.codec_context
         demuxed = container.demux(stream)
         packets = plan.packets(demuxed) if plan else ((pkt, True) for pkt in demuxed)
@@ -685,10 +684,13 @@ class VideoSource:
                     break
                 continue
             finally:
-                for level, name, msg in logs[seen_logs:]:
+                n = len(logs)
+                for level, name, msg in logs[:n]:
                     if level <= av.logging.ERROR:
                         rep.fault(f"{name or 'libav'}: {msg.strip()}")
-                seen_logs = len(logs)
+                # counted lines are let go (hours of a damaged stream log a line a frame); a
+                # line a decoder thread adds meanwhile lies after them and stays
+                del logs[:n]
             consecutive = 0
             for vf in decoded:
                 rep.frames_decoded += 1

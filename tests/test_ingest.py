@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -161,6 +162,27 @@ def test_a_broken_file_opened_before_leaves_no_fault_on_the_next_one(shared_data
     assert n_after == n_alone
     assert after.report.fault_messages == alone.report.fault_messages
     assert after.report.decode_faults == alone.report.decode_faults
+
+
+def test_counted_libav_lines_are_let_go(shared_data, monkeypatch):
+    """The decode faults are counted from libav's log lines as they come, and the lines counted
+    are not kept: hours of a damaged stream log a line a frame."""
+    import pipeline.ingest as ingest
+
+    captures: list[list] = []
+    real = ingest._libav_log_capture
+
+    @contextmanager
+    def spy():
+        with real() as logs:
+            captures.append(logs)
+            yield logs
+
+    monkeypatch.setattr(ingest, "_libav_log_capture", spy)
+    src = VideoSource(shared_data / "odd_media" / "decord__corrupted.mp4")
+    sum(1 for _ in src.frames(lazy=True))
+    assert src.report.decode_faults >= 5
+    assert captures[-1] == []  # the decoding's capture: every line counted, none kept
 
 
 def test_out_of_order_container_timestamps_are_repaired(shared_data):
