@@ -253,3 +253,42 @@ def test_segments_of_a_long_gop_mpeg_ts_start_where_they_should(tmp_path):
     slack = 7.9 / 8 / 2
     assert len(got) == 8 and got == sorted(set(got))
     assert all(t - slack - 1e-6 <= g <= t + slack for g, t in zip(got, cs.sheet_times(0.0, 7.9, 8)))
+
+
+def test_a_long_gop_mpeg_ts_sheet_seeks_once_a_tile_after_the_first(tmp_path, monkeypatch):
+    """Without an index, a sheet's tiles each tried 1, 2, 4... s further back until the seek
+    landed before the tile (72 seeks, 6 s for 12 tiles of a 10-min TS with keyframes 25 s
+    apart). The first tile shows how far apart keyframes are; later tiles start that far back
+    and land on the keyframe at or before their time with one seek, the same one."""
+    import av
+
+    from pipeline.outputs import contact_sheet as cs
+    from tests.media import remux
+
+    # 4 min at 2 fps, a keyframe every 8 s; the tiles' times fall 2-6 s after a keyframe
+    mp4 = write_clip(tmp_path / "a.mp4", [i / 2 for i in range(480)], gop=16)
+    ts = remux(mp4, tmp_path / "a.ts")
+    with av.open(str(ts)) as c:
+        s = c.streams.video[0]
+        keys = sorted(float(p.pts * s.time_base) for p in c.demux(s)
+                      if p.is_keyframe and p.pts is not None)
+    keys = [k - keys[0] for k in keys]
+    seeks: list[float | None] = []
+    from pipeline.outputs.segment import SegmentReader
+
+    real_seek = SegmentReader._seek
+
+    def counted(self, at):
+        seeks.append(at)
+        return real_seek(self, at)
+
+    monkeypatch.setattr(SegmentReader, "_seek", counted)
+    times = cs.sheet_times(0.0, 239.5, 12)
+    got, after_first = [], None
+    for f in cs._tile_frames(str(ts), 0.0, 239.5, 12):
+        got.append(f.pts_s)
+        if after_first is None:
+            after_first = len(seeks)
+    assert got == pytest.approx([max(k for k in keys if k <= t + 1e-6) for t in times])
+    assert after_first >= 2  # the first tile still searches (its first seek lands too late)
+    assert len(seeks) - after_first == 11  # then one seek a tile (3 or 4 each before)
