@@ -7,6 +7,7 @@ convention: seconds of presentation time from the video stream's start.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ _READ_ON_WITHOUT_INDEX_S = 10.0
 # Without an index, a segment's first seek goes this share of the keyframe spacing seen so far
 # back from its seek time (see SegmentReader._seek_at_or_before).
 _GOP_LEAD = 0.99
+# The spacing learnt per file (path, device, inode, size, mtime), handed to the next reader of
+# the same file in this process: the event clips after its contact sheet. A few hundred bytes
+# for a batch's files; emptied when it holds _GOP_HINTS_MAX.
+_GOP_HINTS: dict[tuple[str, int, int, int, int], float] = {}
+_GOP_HINTS_MAX = 4096
 
 
 class SegmentReader:
@@ -89,8 +95,10 @@ class SegmentReader:
         self.frames_decoded = 0  # pictures the decoder made, for all segments read
         # keyframes demuxed since the last seek: decode timestamp -> presentation time (s)
         self._keys_passed: dict[int, float] = {}
-        # without an index: the smallest spacing of keyframes a seek has shown (s)
-        self._gop_s: float | None = None
+        # without an index: the smallest spacing of keyframes seen in this file (s)
+        st = os.fstat(self._fh.fileno())
+        self._file_key = (self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self._gop_s: float | None = None if self._indexed else _GOP_HINTS.get(self._file_key)
 
     def _target(self, t: float) -> int:
         """The stream timestamp a seek to ``t`` seconds asks for."""
@@ -124,6 +132,10 @@ class SegmentReader:
         if self._frames is not None:
             self._frames.close()
         self._frames = self._pending = None
+        if self._gop_s is not None:
+            if len(_GOP_HINTS) >= _GOP_HINTS_MAX:
+                _GOP_HINTS.clear()
+            _GOP_HINTS[self._file_key] = self._gop_s
         try:
             self._container.close()
         finally:

@@ -292,3 +292,31 @@ def test_a_long_gop_mpeg_ts_sheet_seeks_once_a_tile_after_the_first(tmp_path, mo
     assert got == pytest.approx([max(k for k in keys if k <= t + 1e-6) for t in times])
     assert after_first >= 2  # the first tile still searches (its first seek lands too late)
     assert len(seeks) - after_first == 11  # then one seek a tile (3 or 4 each before)
+
+
+def test_a_later_clip_of_a_long_gop_ts_starts_from_the_spacing_learnt_before(tmp_path, monkeypatch):
+    """Each clip opens its own reader; what one reader learnt of a TS file's keyframe spacing
+    is handed to the next reader of the same file, so a later clip does not search again.
+    Its frames are the MP4's either way."""
+    from pipeline.outputs import segment
+    from pipeline.outputs.segment import SegmentReader
+    from tests.media import remux
+
+    mp4 = write_clip(tmp_path / "a.mp4", [i / 2 for i in range(480)], gop=16)
+    ts = remux(mp4, tmp_path / "a.ts")
+    monkeypatch.setattr(segment, "_GOP_HINTS", {})
+    seeks: list[float | None] = []
+    real_seek = SegmentReader._seek
+
+    def counted(self, at):
+        seeks.append(at)
+        return real_seek(self, at)
+
+    monkeypatch.setattr(SegmentReader, "_seek", counted)
+    per_clip = []
+    for start, end in ((101.0, 104.0), (181.0, 184.0)):
+        n = len(seeks)
+        got = [f.pts_s for f in decode_segment(ts, start, end)]
+        per_clip.append(len(seeks) - n)
+        assert got == pytest.approx([f.pts_s for f in decode_segment(mp4, start, end)])
+    assert per_clip[0] >= 2 and per_clip[1] == 1, per_clip
