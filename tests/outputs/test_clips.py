@@ -255,34 +255,40 @@ def test_segments_of_a_long_gop_mpeg_ts_start_where_they_should(tmp_path):
     assert all(t - slack - 1e-6 <= g <= t + slack for g, t in zip(got, cs.sheet_times(0.0, 7.9, 8)))
 
 
-def test_a_long_gop_mpeg_ts_sheet_seeks_once_a_tile_after_the_first(tmp_path, monkeypatch):
-    """Without an index, a sheet's tiles each tried 1, 2, 4... s further back until the seek
-    landed before the tile (72 seeks, 6 s for 12 tiles of a 10-min TS with keyframes 25 s
-    apart). The first tile shows how far apart keyframes are; later tiles start that far back
-    and land on the keyframe at or before their time with one seek, the same one."""
-    import av
-
-    from pipeline.outputs import contact_sheet as cs
+def _long_gop_ts(tmp_path, monkeypatch):
+    """A 4-min MP4 at 2 fps with a keyframe every 8 s, its MPEG-TS copy, and the list every
+    SegmentReader seek is appended to (the per-file keyframe spacings start empty)."""
+    from pipeline.outputs import segment
     from tests.media import remux
 
-    # 4 min at 2 fps, a keyframe every 8 s; the tiles' times fall 2-6 s after a keyframe
     mp4 = write_clip(tmp_path / "a.mp4", [i / 2 for i in range(480)], gop=16)
     ts = remux(mp4, tmp_path / "a.ts")
-    with av.open(str(ts)) as c:
-        s = c.streams.video[0]
-        keys = sorted(float(p.pts * s.time_base) for p in c.demux(s)
-                      if p.is_keyframe and p.pts is not None)
-    keys = [k - keys[0] for k in keys]
+    monkeypatch.setattr(segment, "_GOP_HINTS", {})
     seeks: list[float | None] = []
-    from pipeline.outputs.segment import SegmentReader
-
-    real_seek = SegmentReader._seek
+    real_seek = segment.SegmentReader._seek
 
     def counted(self, at):
         seeks.append(at)
         return real_seek(self, at)
 
-    monkeypatch.setattr(SegmentReader, "_seek", counted)
+    monkeypatch.setattr(segment.SegmentReader, "_seek", counted)
+    return mp4, ts, seeks
+
+
+def test_a_long_gop_mpeg_ts_sheet_seeks_once_a_tile_after_the_first(tmp_path, monkeypatch):
+    """Without an index, a sheet's tiles each tried 1, 2, 4... s further back until the seek
+    landed before the tile (72 seeks, 6 s for 12 tiles of a 10-min TS with keyframes 25 s
+    apart). The first tile shows how far apart keyframes are; later tiles start that far back
+    and land on the keyframe at or before their time with one seek, the same one."""
+    from pipeline.outputs import contact_sheet as cs
+
+    _, ts, seeks = _long_gop_ts(tmp_path, monkeypatch)
+    with av.open(str(ts)) as c:
+        s = c.streams.video[0]
+        keys = sorted(float(p.pts * s.time_base) for p in c.demux(s)
+                      if p.is_keyframe and p.pts is not None)
+    keys = [k - keys[0] for k in keys]
+    # the tiles' times fall 2-6 s after a keyframe
     times = cs.sheet_times(0.0, 239.5, 12)
     got, after_first = [], None
     for f in cs._tile_frames(str(ts), 0.0, 239.5, 12):
@@ -298,21 +304,7 @@ def test_a_later_clip_of_a_long_gop_ts_starts_from_the_spacing_learnt_before(tmp
     """Each clip opens its own reader; what one reader learnt of a TS file's keyframe spacing
     is handed to the next reader of the same file, so a later clip does not search again.
     Its frames are the MP4's either way."""
-    from pipeline.outputs import segment
-    from pipeline.outputs.segment import SegmentReader
-    from tests.media import remux
-
-    mp4 = write_clip(tmp_path / "a.mp4", [i / 2 for i in range(480)], gop=16)
-    ts = remux(mp4, tmp_path / "a.ts")
-    monkeypatch.setattr(segment, "_GOP_HINTS", {})
-    seeks: list[float | None] = []
-    real_seek = SegmentReader._seek
-
-    def counted(self, at):
-        seeks.append(at)
-        return real_seek(self, at)
-
-    monkeypatch.setattr(SegmentReader, "_seek", counted)
+    mp4, ts, seeks = _long_gop_ts(tmp_path, monkeypatch)
     per_clip = []
     for start, end in ((101.0, 104.0), (181.0, 184.0)):
         n = len(seeks)
