@@ -191,8 +191,10 @@ class SegmentReader:
         # far back: a seek to just after the keyframe before the one at or before ``at``
         # lands on that one. A 12-tile sheet of a 10-min TS with keyframes 25 s apart took 72
         # seeks (6 s) trying 1, 2, 4... s further back for each tile; now the first tile's.
-        lead = _GOP_LEAD * self._gop_s if self._gop_s else 0.0
-        back, where = 1.0, (at - lead if at - lead > 0 else None) if lead else at
+        back, where = 1.0, at  # type: float, float | None
+        if self._gop_s:
+            where = at - _GOP_LEAD * self._gop_s
+            where = where if where > 0 else None  # None: the file's start
         landed: float | None = None  # the keyframe the last try found, after ``latest``
         while True:
             self._seek(where)
