@@ -294,12 +294,12 @@ def exports(args: argparse.Namespace) -> None:
 
 
 def pyav_decode(file: Path, sets: list[str]) -> float:
-    """Seconds to decode ``file`` the way a scan with ``sets`` does (PyAV, lazy frames at the
-    analysis rate, ``ingest.skip_unneeded_frames`` and ``ingest.skip_deblocking`` as
-    configured, pictures only where the detector is due, through the reader thread) with
-    nothing done to the frames."""
+    """Seconds to decode ``file`` the way a scan with ``sets`` does (PyAV with the scan's
+    decoder threads, lazy frames at the analysis rate, ``ingest.skip_unneeded_frames`` and
+    ``ingest.skip_deblocking`` as configured, pictures only where the detector is due, through
+    the reader thread) with nothing done to the frames."""
     from pipeline.config import load_config
-    from pipeline.ingest import VideoSource
+    from pipeline.ingest import VideoSource, decoder_threads
     from pipeline.stream import threaded
 
     cfg = load_config(None, sets)
@@ -307,6 +307,7 @@ def pyav_decode(file: Path, sets: list[str]) -> float:
     src = VideoSource(file, analysis_fps=ing.analysis_fps, skip_unneeded=ing.skip_unneeded_frames,
                       skip_deblocking=ing.skip_deblocking,
                       picture_period_s=cfg.detector.detect_period_s)
+    src.decode_threads = decoder_threads(ing.decode_threads, src.probe.width, src.probe.height)
     t = time.perf_counter()
     for _ in threaded(src.frames(lazy=True)):
         pass

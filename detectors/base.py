@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 import numpy as np
 
 from detectors.models import ResolvedModel
+from pipeline.cores import usable_cores
 from pipeline.types import Detections
 
 
@@ -21,8 +21,7 @@ def inference_threads(configured: int, workers: int = 1) -> int:
     was 7% faster with 1 thread and a deep reader queue, the smaller gain."""
     if configured > 0:
         return configured
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(4, cores // max(1, workers)))
+    return max(1, min(4, usable_cores() // max(1, workers)))
 
 
 class PersonDetector(Protocol):

@@ -125,6 +125,28 @@ class DecodeReport:
         return d
 
 
+# Frames smaller than this (pixels) decode on one libav thread on 2 cores (decoder_threads).
+_ONE_THREAD_BELOW_PIXELS = 1280 * 720
+
+
+def decoder_threads(configured: int, width: int | None, height: int | None) -> int:
+    """libav decoder threads for a ``width`` x ``height`` video: ``configured``, or for 0
+    (auto) 1 where this process may run on 2 cores or fewer and the frames are smaller than
+    1280x720, else 0 (libav's choice: a frame thread per core and one more).
+
+    On 2 cores the analysis pass's detector wants both cores, and for small frames libav's 3
+    frame threads only add hand-offs (medians of 3-5 alternating scans, bench/speed.py files):
+    768x432 at 10 fps 4.45 -> 4.25 s, at 25 fps 5.50 -> 4.83 s. From 720p decoding weighs
+    more and the threads pay for themselves: 1280x720 7.84 against 7.86 s, 1920x1080 12.98
+    against 13.52 s with one thread. More cores were not measured: libav keeps its choice."""
+    if configured > 0:
+        return configured
+    from pipeline.cores import usable_cores
+
+    small = bool(width and height and width * height < _ONE_THREAD_BELOW_PIXELS)
+    return 1 if small and usable_cores() <= 2 else 0
+
+
 def _open(path: Path) -> tuple[Any, Any]:
     import av
 

@@ -28,7 +28,7 @@ from pipeline.appearance import color_signatures
 from pipeline.attributes import classify_tracks
 from pipeline.events import find_events
 from pipeline.faces import FACES_JSON, FaceCandidates, FaceTemplates, track_faces
-from pipeline.ingest import VideoSource
+from pipeline.ingest import VideoSource, decoder_threads
 from pipeline.inner import inner_confidence
 from pipeline.memory import release_free_memory
 from pipeline.originals import check_regular_file, hash_original
@@ -409,11 +409,10 @@ def _open_source(path: Path, cfg: Config, analysis: bool = False) -> VideoSource
     video; faces over a stored analysis): only the analysis pass may skip deblocking
     (``ingest.skip_deblocking``). Event clips and the contact sheet decode their own segments
     in full (pipeline/outputs/segment.py)."""
-    return VideoSource(
+    src = VideoSource(
         path,
         source_id=str(path),
         analysis_fps=cfg.ingest.analysis_fps,
-        decode_threads=cfg.ingest.decode_threads,
         max_consecutive_faults=cfg.ingest.max_consecutive_faults,
         truncation_tolerance_s=cfg.ingest.truncation_tolerance_s,
         skip_unneeded=cfg.ingest.skip_unneeded_frames,
@@ -421,6 +420,8 @@ def _open_source(path: Path, cfg: Config, analysis: bool = False) -> VideoSource
         # the analysis pass reads pictures only on the detector's due frames (_analyse)
         picture_period_s=cfg.detector.detect_period_s if analysis else 0.0,
     )
+    src.decode_threads = decoder_threads(cfg.ingest.decode_threads, src.probe.width, src.probe.height)
+    return src
 
 
 # The pass frees as much as it allocates (decoded pictures, detector tensors, face crops), but

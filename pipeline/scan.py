@@ -170,15 +170,17 @@ def run_scan(
 def _with_threads(cfg: Config, execution: Execution, local_workers: int,
                   desc: dict[str, Any]) -> Config:
     """The workers' config: ``detector.threads`` 0 (auto) resolved for how many detectors share
-    this machine (one per local worker; a Ray actor is given one CPU, so one thread), and the
-    number recorded in the manifest's ``run.execution``."""
-    if cfg.detector.threads:
-        desc["detector_threads"] = cfg.detector.threads
-        return cfg
-    n = 1 if execution.executor == "ray" else inference_threads(0, local_workers)
-    desc["detector_threads"] = n
+    this machine (one per local worker; a Ray actor is given one CPU, so one thread, and one
+    decoder thread), and the numbers recorded in the manifest's ``run.execution``
+    (``decode_threads`` 0: chosen per file, pipeline.ingest.decoder_threads)."""
+    ray = execution.executor == "ray"
     out = cfg.model_copy(deep=True)
-    out.detector.threads = n
+    if not cfg.detector.threads:
+        out.detector.threads = 1 if ray else inference_threads(0, local_workers)
+    if ray and not cfg.ingest.decode_threads:
+        out.ingest.decode_threads = 1
+    desc["detector_threads"] = out.detector.threads
+    desc["decode_threads"] = out.ingest.decode_threads
     return out
 
 

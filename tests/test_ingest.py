@@ -391,6 +391,26 @@ def test_only_the_analysis_pass_skips_deblocking(tmp_path):
     assert not _open_source(f, load_config(None, []), analysis=True).skip_deblocking
 
 
+def test_small_frames_decode_on_one_thread_on_two_cores(tmp_path, monkeypatch):
+    # ingest.decode_threads 0 (auto): libav's frame threads only get in the detector's way on
+    # 2 cores for small frames (pipeline.ingest.decoder_threads); a number is kept as given.
+    import os
+
+    from pipeline.config import load_config
+    from pipeline.runner import _open_source
+
+    f = write_clip(tmp_path / "p.mp4", [i / 10 for i in range(3)])  # 160x120
+    auto = load_config(None, [])
+    for cores, threads in ((1, 1), (2, 1), (3, 0), (16, 0)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        assert _open_source(f, auto, analysis=True).decode_threads == threads
+        assert _open_source(f, auto).decode_threads == threads
+        assert _open_source(f, load_config(None, ["ingest.decode_threads=3"])).decode_threads == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    src = _open_source(f, auto, analysis=True)
+    assert len(list(src.frames())) == 3 and src.report.ended == "eof"
+
+
 def test_an_input_error_survives_pickling():
     """Worker processes (pebble, Ray) hand exceptions to the driver pickled: an InputError must
     come back whole (it used to fail to unpickle: its constructor takes path and reason, its

@@ -28,5 +28,5 @@ def test_ray_and_local_give_identical_events(batch_dir, models_dir, tmp_path):
     m = json.loads((outs["ray"] / "manifest.json").read_text())
     ex = m["run"]["execution"]
     assert ex["executor"] == "ray" and ex["actors"] == 2 and ex["address"] == "local instance"
-    assert ex["detector_threads"] == 1  # an actor is given one CPU
+    assert ex["detector_threads"] == ex["decode_threads"] == 1  # an actor is given one CPU
     assert m["summary"]["reused"]["analysis"] == 0  # a fresh store: Ray really computed them

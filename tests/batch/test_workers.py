@@ -22,9 +22,10 @@ def test_two_workers_give_the_same_results(batch_dir, baseline, models_dir, tmp_
     assert r.returncode == 0, r.stderr
     assert results_of(out) == results_of(base_out)
     m = json.loads((out / "manifest.json").read_text())
-    # detector.threads 0 (auto): the cores, shared by the two workers
+    # detector.threads 0 (auto): the cores, shared by the two workers; decoder threads per file
     assert m["run"]["execution"] == {"executor": "local", "workers": 2,
-                                     "detector_threads": inference_threads(0, 2)}
+                                     "detector_threads": inference_threads(0, 2),
+                                     "decode_threads": 0}
     assert [i["path"] for i in m["inputs"]] == sorted(str(p) for p in batch_dir.iterdir())
 
 
