@@ -138,7 +138,9 @@ def decoder_threads(configured: int, width: int | None, height: int | None) -> i
     frame threads only add hand-offs (medians of 3-5 alternating scans, bench/speed.py files):
     768x432 at 10 fps 4.45 -> 4.25 s, at 25 fps 5.50 -> 4.83 s. From 720p decoding weighs
     more and the threads pay for themselves: 1280x720 7.84 against 7.86 s, 1920x1080 12.98
-    against 13.52 s with one thread. More cores were not measured: libav keeps its choice."""
+    against 13.52 s with one thread. More cores were not measured: libav keeps its choice.
+    Clips and contact sheets (pipeline.outputs.segment) follow the same rule: the render pass
+    of 20 short files 1.91 -> 1.67 s (bench/speed.py exports)."""
     if configured > 0:
         return configured
     from pipeline.cores import usable_cores

@@ -79,12 +79,17 @@ class SegmentReader:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from pipeline.ingest import _open
+        from pipeline.ingest import _open, decoder_threads
 
         self.path = str(path)
         self._fh, self._container = _open(Path(path))
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
+        # as in the analysis pass: one thread for small frames on 2 cores (exports bench: render
+        # pass 1.91 -> 1.67 s for 20 sheets); the output is the same either way
+        n = decoder_threads(0, stream.codec_context.width, stream.codec_context.height)
+        if n:
+            stream.codec_context.thread_count = n
         self._stream, self._tb = stream, stream.time_base
         self._start_pts = stream.start_time or 0
         self._indexed = bool(self._tb) and "mp4" in self._container.format.name.split(",")

@@ -67,6 +67,26 @@ def test_segment_decoder_seeks_and_keeps_source_times(tmp_path):
     assert len(list(decode_segment(src, 2.0, 4.0, max_fps=5))) == 11  # 2.0, 2.2, ... 4.0
 
 
+def test_segments_of_small_frames_decode_on_one_thread_on_two_cores(tmp_path, monkeypatch):
+    # as the analysis pass (pipeline.ingest.decoder_threads): clips and sheets open a decoder
+    # per file, and on 2 cores libav's frame threads cost more than they gave (exports bench)
+    import os
+
+    from pipeline.outputs.segment import SegmentReader
+
+    src = write_clip(tmp_path / "a.mp4", [i / FPS for i in range(30)])
+    with av.open(str(src)) as c:  # libav's own choice on this machine
+        c.streams.video[0].thread_type = "AUTO"
+        next(c.decode(video=0))
+        libav = c.streams.video[0].codec_context.thread_count
+    for cores, threads in ((2, 1), (1, 1), (8, libav)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        with SegmentReader(src) as reader:
+            got = [f.pts_s for f in reader.segment(1.0, 1.5)]
+            assert reader._stream.codec_context.thread_count == threads
+        assert got == pytest.approx([1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+
+
 def test_event_clip_has_the_configured_roll_and_is_legible(tmp_path):
     out, entry = make_scan_dir(tmp_path)
     cfg = load_config(None, ["output.clip_pre_roll_s=1.0", "output.clip_post_roll_s=0.5"]).output
