@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.cores import usable_cores
 from pipeline.errors import InputError
 from pipeline.originals import check_regular_file, open_original
 from pipeline.types import Frame
@@ -143,8 +144,6 @@ def decoder_threads(configured: int, width: int | None, height: int | None) -> i
     of 20 short files 1.91 -> 1.67 s (bench/speed.py exports)."""
     if configured > 0:
         return configured
-    from pipeline.cores import usable_cores
-
     small = bool(width and height and width * height < _ONE_THREAD_BELOW_PIXELS)
     return 1 if small and usable_cores() <= 2 else 0
 
