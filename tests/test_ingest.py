@@ -78,6 +78,32 @@ def test_rotation_is_applied(tmp_path, degrees):
     assert corners["tl"].mean() < 100
 
 
+@pytest.mark.parametrize("gop, seconds, keyframe_shown", [(10, 2.0, True), (100, 0.4, False)])
+def test_rotation_of_a_stream_copy_cut_mid_gop(tmp_path, gop, seconds, keyframe_shown):
+    # An export cut mid-GOP starts at the keyframe before the cut and drops the frames before
+    # it (an edit list). The probe reads the rotation from a keyframe that is shown (gop 10:
+    # the next one, at 2 s), or where none is (the one keyframe lies before the cut) from the
+    # first frame shown.
+    import subprocess
+
+    import av
+    import imageio_ffmpeg
+
+    base = write_clip(tmp_path / "r0.mp4", [i / 10 for i in range(40)], size=(160, 96), gop=gop)
+    rotated = set_rotation(base, tmp_path / "r90.mp4", 90)
+    cut = tmp_path / "cut.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-ss", "1.45", "-i",
+                    str(rotated), "-t", str(seconds), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as c:  # the case the file is meant to be
+        c.streams.video[0].codec_context.skip_frame = "NONKEY"
+        assert (next(c.decode(video=0), None) is not None) == keyframe_shown
+    info = probe(cut)
+    assert (info.rotation_deg, info.width, info.height) == (90, 96, 160)
+    frames = list(VideoSource(cut))
+    assert frames[0].image.shape[:2] == (160, 96)
+    assert abs(len(frames) - seconds * 10) <= 2
+
+
 def test_rotation_matches_opencv_on_real_phone_footage(shared_data):
     for name in ("decord__video_90.mov", "decord__video_180.mov", "decord__video_270.mov"):
         f = shared_data / "odd_media" / name
