@@ -251,6 +251,7 @@ def _first_rotation(container: Any, stream: Any) -> int:
         except (av.error.FFmpegError, ValueError):
             return 0
         finally:
+            cc.skip_frame = "DEFAULT"  # the container is left as found: rewound, every frame
             try:
                 container.seek(0)
             except (av.error.FFmpegError, ValueError, OSError):
