@@ -299,15 +299,10 @@ def pyav_decode(file: Path, sets: list[str]) -> float:
     ``ingest.skip_deblocking`` as configured, pictures only where the detector is due, through
     the reader thread) with nothing done to the frames."""
     from pipeline.config import load_config
-    from pipeline.ingest import VideoSource, decoder_threads
+    from pipeline.runner import _open_source
     from pipeline.stream import threaded
 
-    cfg = load_config(None, sets)
-    ing = cfg.ingest
-    src = VideoSource(file, analysis_fps=ing.analysis_fps, skip_unneeded=ing.skip_unneeded_frames,
-                      skip_deblocking=ing.skip_deblocking,
-                      picture_period_s=cfg.detector.detect_period_s)
-    src.decode_threads = decoder_threads(ing.decode_threads, src.probe.width, src.probe.height)
+    src = _open_source(file, load_config(None, sets), analysis=True)  # as the scan opens it
     t = time.perf_counter()
     for _ in threaded(src.frames(lazy=True)):
         pass
