@@ -113,6 +113,10 @@ def main() -> None:
         res = scan([str(args.negatives)], cfg, detector, args.store)
         total_fp = total_min = 0.0
         for name, r in sorted(res.items()):
+            if r.get("status") == "failed":
+                # an unreadable file is no footage: it adds no minutes and no rate
+                print(f"negative {name[:50]:50s} not scanned: {r.get('error')}")
+                continue
             dur = (r.get("decode") or {}).get("last_pts_s") or 0.0
             n = sum(e["type"] == args.type for e in r["events"])
             total_fp += n
