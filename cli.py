@@ -126,6 +126,7 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
     Stage results are kept in a case store: run the same command again after an interruption
     and it resumes; change the config and only the stages it affects run again.
     """
+    from pipeline.case_lock import CaseBusyError
     from pipeline.scan import Execution, UsageError, run_scan
     from pipeline.store import StoreError
     from pipeline.watchlist import WatchlistError
@@ -148,7 +149,7 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
             execution=Execution(executor, workers if workers or executor == "ray" else 1,
                                 ray_address),
         )
-    except (UsageError, ModelError, WatchlistError, StoreError) as exc:
+    except (UsageError, CaseBusyError, ModelError, WatchlistError, StoreError) as exc:
         raise _ExitError(str(exc), 2) from None
     except OutputError as exc:
         raise _ExitError(str(exc), 1) from None
@@ -211,12 +212,15 @@ def probe(file: str) -> None:
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
 def report(out_dir: str) -> None:
     """Rebuild DIR/report.html, events.csv and matches.csv from a scan's stored results."""
+    from pipeline.case_lock import CaseBusyError
     from pipeline.outputs.deliver import rebuild_report
 
     try:
         written = rebuild_report(Path(out_dir))
-    except InputError as exc:
+    except (InputError, CaseBusyError) as exc:
         raise _ExitError(str(exc), 2) from None
+    except OutputError as exc:
+        raise _ExitError(str(exc), 1) from None
     click.echo(f"reunite: wrote {', '.join(str(Path(out_dir) / w) for w in written)}", err=True)
 
 
@@ -224,11 +228,12 @@ def report(out_dir: str) -> None:
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
 def verify(out_dir: str) -> None:
     """Re-hash the originals and outputs recorded in DIR/manifest.json; exit 1 if any differ."""
+    from pipeline.case_lock import CaseBusyError
     from pipeline.verify import verify as verify_dir
 
     try:
         res = verify_dir(Path(out_dir))
-    except InputError as exc:
+    except (InputError, CaseBusyError) as exc:
         raise _ExitError(str(exc), 2) from None
     for line in res.problems:
         click.echo(f"reunite: {line}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.models import sha256_file
+from pipeline.case_lock import LOCK_NAME
 
 # Distributions whose versions matter for the results.
 _DISTRIBUTIONS = (
@@ -90,13 +91,14 @@ def remembered_sha256(path: str | Path, memo: Path | None) -> str:
 
 
 def hash_outputs(out_dir: Path, exclude: set[str]) -> dict[str, str]:
-    """sha256 of every output file (relative POSIX path → hex), temporary files excluded."""
+    """sha256 of every output file (relative POSIX path → hex); temporary files and the lock
+    file (pipeline.case_lock: it changes with every writer) excluded."""
     hashes: dict[str, str] = {}
     for p in sorted(out_dir.rglob("*")):
         if not p.is_file() or p.name.startswith("."):
             continue
         rel = p.relative_to(out_dir).as_posix()
-        if rel in exclude:
+        if rel in exclude or rel == LOCK_NAME:
             continue
         hashes[rel] = sha256_file(p)
     return hashes

@@ -18,6 +18,7 @@ from typing import Any
 
 from detectors.base import inference_threads
 from pipeline import __version__
+from pipeline.case_lock import hold_case
 from pipeline.config import Config
 from pipeline.errors import ReuniteError
 from pipeline.inputs import InputSet, display_name, expand_inputs, one_line
@@ -152,6 +153,7 @@ def run_scan(
 
     Raises:
         UsageError: a bad ``--out``.
+        CaseBusyError: another reunite command is writing ``out_dir`` (pipeline.case_lock).
         ModelError: a model is missing or fails its checksum.
         StoreError: the case store cannot be used.
         OutputError: an output cannot be written (disk full): the batch stops; files under
@@ -160,9 +162,14 @@ def run_scan(
     # Everything the scan creates (folders, outputs, the encoder's files) is private: 0700/0600.
     umask = os.umask(0o077)
     try:
-        return _run_scan(inputs, out_dir, cfg, detector_factory, argv, progress,
-                         lambda line: report_line(one_line(line)), face_models_factory, watchlist,
-                         store_path, execution or Execution())
+        prepare_out_dir(out_dir, inputs)
+
+        def line(text: str) -> None:
+            report_line(one_line(text))
+
+        with hold_case(out_dir, argv, warn=line):
+            return _run_scan(inputs, out_dir, cfg, detector_factory, argv, progress, line,
+                             face_models_factory, watchlist, store_path, execution or Execution())
     finally:
         os.umask(umask)
 
@@ -197,7 +204,6 @@ def _run_scan(
     store_path: Path | None,
     execution: Execution,
 ) -> tuple[dict[str, Any], int]:
-    prepare_out_dir(out_dir, inputs)
     if store_path is not None:
         refuse_inside_inputs("--store", store_path, inputs)
     started, t0 = _now(), time.perf_counter()

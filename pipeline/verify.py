@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.models import sha256_file
+from pipeline.case_lock import LOCK_NAME, check_not_busy
 from pipeline.errors import InputError
 
 MANIFEST = "manifest.json"
@@ -79,7 +80,10 @@ def verify(out_dir: Path) -> VerifyResult:
 
     Raises:
         InputError: the manifest is missing or malformed.
+        CaseBusyError: a reunite command is writing ``out_dir`` now: its outputs and manifest
+            are not final (checked once, at the start; nothing in the folder is changed).
     """
+    check_not_busy(out_dir)
     m = load_manifest(out_dir)
     res = VerifyResult()
     for entry in m.get("inputs", []):
@@ -99,8 +103,10 @@ def verify(out_dir: Path) -> VerifyResult:
     for p in sorted(out_dir.rglob("*")):
         if p.is_file() and not p.name.startswith("."):
             rel = p.relative_to(out_dir).as_posix()
-            # the case store changes with every scan of the case: it is the tool's working
-            # memory, not a deliverable, and is never hashed into a manifest
-            if rel != MANIFEST and rel not in listed and not rel.startswith(STORE_NAME):
+            # the case store changes with every scan of the case, and the lock file with every
+            # writer (pipeline.case_lock): the tool's working files, not deliverables, never
+            # hashed into a manifest
+            if (rel != MANIFEST and rel != LOCK_NAME and rel not in listed
+                    and not rel.startswith(STORE_NAME)):
                 res.problems.append(f"UNLISTED output {rel} (not in the manifest)")
     return res

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.models import sha256_file
+from pipeline.case_lock import hold_case
 from pipeline.config import Config
 from pipeline.manifest import hash_outputs
 from pipeline.outputs.atomic import write_json_atomic
@@ -72,13 +73,16 @@ def rebuild_report(out_dir: Path) -> list[str]:
 
     Raises:
         InputError: DIR has no readable manifest.json / events.json (names the file).
+        CaseBusyError: a scan is writing DIR (its manifest is not final yet).
     """
-    manifest = read_json(out_dir / MANIFEST)
-    written = write_tables_and_report(out_dir)
-    outputs = manifest.setdefault("outputs", {})
-    for rel in written:
-        outputs[rel] = sha256_file(out_dir / rel)
-    manifest["outputs"] = dict(sorted(outputs.items()))
-    manifest.setdefault("run", {})["report_rebuilt_utc"] = _now()
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    read_json(out_dir / MANIFEST)  # a case folder, before a lock file is made in it
+    with hold_case(out_dir):
+        manifest = read_json(out_dir / MANIFEST)  # as the last writer left it
+        written = write_tables_and_report(out_dir)
+        outputs = manifest.setdefault("outputs", {})
+        for rel in written:
+            outputs[rel] = sha256_file(out_dir / rel)
+        manifest["outputs"] = dict(sorted(outputs.items()))
+        manifest.setdefault("run", {})["report_rebuilt_utc"] = _now()
+        write_json_atomic(out_dir / MANIFEST, manifest)
     return written

@@ -50,7 +50,8 @@ def test_contact_sheet_and_manifest_hashes_cover_every_output(carry_scan):
     # every deliverable is hashed; the case store is working memory (pipeline.store), not one
     store = {f for f in files if f.startswith("case.sqlite")}
     assert store == {"case.sqlite"}  # folded into one file at the end of the scan
-    assert set(m["outputs"]) == files - {"manifest.json"} - store
+    # and the lock file says which process writes the case (pipeline.case_lock), not a result
+    assert set(m["outputs"]) == files - {"manifest.json", "case.lock"} - store
     assert {"report.html", "events.csv", "matches.csv"} <= set(m["outputs"])
     for rel, digest in m["outputs"].items():
         assert sha(carry_scan / rel) == digest, rel
