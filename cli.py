@@ -10,7 +10,9 @@ import atexit
 import gc
 import json
 import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,32 @@ def main() -> None:
     # place before the command returns, and atexit hooks still run. Registered first, run last.
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
+
+
+_stopped_by: list[signal.Signals] = []
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does; the signal is remembered here since
+    Ray's wait re-raises a KeyboardInterrupt of its own."""
+    _stopped_by.append(signal.Signals(signum))
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextmanager
+def _sigterm_as_interrupt():  # noqa: ANN202
+    """A batch scheduler's or a service manager's stop (SIGTERM) ends the scan as Ctrl-C does:
+    the worker pool and Ray are shut down and temporary files removed on the way out. The
+    previous handler is back afterwards (an in-process caller's)."""
+    _stopped_by.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -140,19 +168,28 @@ def scan(inputs: tuple[str, ...], out_dir: str, config_file: str | None, sets: t
         except ImportError:
             raise _ExitError("--executor ray needs Ray: pip install 'reunite[ray]'", 2) from None
     show_bars = not quiet and sys.stderr.isatty() and executor == "local" and (workers or 1) == 1
-    try:
-        manifest, code = run_scan(
-            list(inputs), Path(out_dir), cfg,
-            argv=sys.argv, progress=_progress_bar if show_bars else None,
-            watchlist=Path(watchlist) if watchlist else None,
-            store_path=Path(store) if store else None,
-            execution=Execution(executor, workers if workers or executor == "ray" else 1,
-                                ray_address),
-        )
-    except (UsageError, CaseBusyError, ModelError, WatchlistError, StoreError) as exc:
-        raise _ExitError(str(exc), 2) from None
-    except OutputError as exc:
-        raise _ExitError(str(exc), 1) from None
+    with _sigterm_as_interrupt():
+        try:
+            manifest, code = run_scan(
+                list(inputs), Path(out_dir), cfg,
+                argv=sys.argv, progress=_progress_bar if show_bars else None,
+                watchlist=Path(watchlist) if watchlist else None,
+                store_path=Path(store) if store else None,
+                execution=Execution(executor, workers if workers or executor == "ray" else 1,
+                                    ray_address),
+            )
+        except (UsageError, CaseBusyError, ModelError, WatchlistError, StoreError) as exc:
+            raise _ExitError(str(exc), 2) from None
+        except OutputError as exc:
+            raise _ExitError(str(exc), 1) from None
+        except KeyboardInterrupt:
+            # each finished file is committed to the store and listed in the manifest as it ends
+            sig = _stopped_by[0] if _stopped_by else signal.SIGINT
+            how = "interrupted" if sig == signal.SIGINT else f"stopped ({sig.name})"
+            raise _ExitError(
+                f"{how}; the files finished are kept in {display_name(Path(out_dir))} (its "
+                "manifest.json lists them, marked incomplete); run the same command again to "
+                "resume", 128 + sig) from None
     s = manifest["summary"]
     if s["inputs"] == 0:
         raise _ExitError("no video files found in the inputs", 1)

@@ -263,8 +263,13 @@ def run_ray(jobs: Sequence[Job], n: int | None, address: str | None,
 
     started_here = not ray.is_initialized()
     if started_here:
+        on_term = signal.getsignal(signal.SIGTERM)
         ray.init(address=address, num_cpus=n if address is None else None,
                  include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        if callable(on_term):
+            # ray.init puts its own SIGTERM handler in (sys.exit); the caller's (the CLI's:
+            # stop as Ctrl-C does) goes back, and either way ray.shutdown below runs
+            signal.signal(signal.SIGTERM, on_term)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         n_actors = max(1, min(n or cpus, len(jobs) or 1))

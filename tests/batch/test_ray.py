@@ -30,3 +30,34 @@ def test_ray_and_local_give_identical_events(batch_dir, models_dir, tmp_path):
     assert ex["executor"] == "ray" and ex["actors"] == 2 and ex["address"] == "local instance"
     assert ex["detector_threads"] == ex["decode_threads"] == 1  # an actor is given one CPU
     assert m["summary"]["reused"]["analysis"] == 0  # a fresh store: Ray really computed them
+
+
+def test_sigterm_stops_a_ray_scan_as_ctrl_c_does(batch_dir, models_dir, tmp_path):
+    """ray.init puts in a SIGTERM handler of its own; the CLI's goes back after it, so a
+    scheduler's stop gives the same line and status as without Ray, and Ray is shut down."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'reunite[ray]')")
+    import signal
+    import subprocess
+    import time
+
+    from tests.batch.conftest import ROOT, scan_cmd, scan_env
+
+    out = tmp_path / "out"
+    p = subprocess.Popen(scan_cmd(str(batch_dir), "--out", str(out), "--executor", "ray",
+                                  "--workers", "2"),
+                         env=scan_env(models_dir, tmp_path / "home"), cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (out / "sources").exists():  # the first file is back from an actor
+        assert p.poll() is None and time.monotonic() < deadline, "no file came back"
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    if p.returncode == 0:
+        pytest.fail("the scan finished before the signal")
+    assert p.returncode == 143, err
+    assert f"reunite: error: stopped (SIGTERM); the files finished are kept in {out}" in err, err
+    time.sleep(3)
+    left = subprocess.run(["pgrep", "-a", "-g", str(p.pid)], capture_output=True, text=True)
+    assert not left.stdout.strip(), left.stdout
