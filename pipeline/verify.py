@@ -44,6 +44,10 @@ def _hash(path: Path) -> str | None:
         return None
 
 
+_UNFINISHED = ("the scan into this folder did not finish (interrupted, killed or stopped by an "
+               "error); run the same scan again to finish it, then verify")
+
+
 def load_manifest(out_dir: Path) -> dict:
     """The manifest of ``out_dir``.
 
@@ -54,9 +58,15 @@ def load_manifest(out_dir: Path) -> dict:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if (out_dir / LOCK_NAME).exists() or (out_dir / STORE_NAME).exists():
+            # a scan started here and was stopped before its first file was done
+            raise InputError(str(p), f"no manifest: {_UNFINISHED}") from None
         raise InputError(str(p), "no manifest here (is this a reunite output folder?)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(str(p), f"not a readable manifest ({exc})") from None
+    if isinstance(data, dict) and data.get("tool") == "reunite" and data.get("complete") is False:
+        # written after each file of a scan that was then stopped or killed: no output is final
+        raise InputError(str(p), f"incomplete: {_UNFINISHED}")
     if not isinstance(data, dict) or data.get("tool") != "reunite" or "outputs" not in data:
         raise InputError(str(p), "not a complete reunite manifest (no 'outputs' section)")
     return data

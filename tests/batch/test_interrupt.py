@@ -37,6 +37,14 @@ def test_a_stopped_scan_says_so_and_resumes(sig, code, said, batch_dir, baseline
         f"reunite: error: {said}; the files finished are kept in {out} (its manifest.json lists "
         "them, marked incomplete); run the same command again to resume"], err
     assert not [q for q in out.rglob("*") if q.name.endswith(".part")]
+    verify = scan_cmd()[:3] + ["verify", str(out)]
+    v = subprocess.run(verify, cwd=ROOT, capture_output=True, text=True,
+                       env=scan_env(models_dir, home))
+    assert v.returncode == 2, v.stdout + v.stderr
+    assert "the scan into this folder did not finish" in v.stderr, v.stderr
     r = run_scan_cli(args, models_dir, home)
     assert r.returncode == 0, r.stderr
     assert results_of(out) == results_of(baseline[0])
+    v = subprocess.run(verify, cwd=ROOT, capture_output=True, text=True,
+                       env=scan_env(models_dir, home))
+    assert v.returncode == 0, v.stdout + v.stderr
