@@ -105,6 +105,10 @@ class SegmentReader:
         self._file_key = (self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         self._gop_s: float | None = None if self._indexed else _GOP_HINTS.get(self._file_key)
 
+    def _learn_spacing(self, gap: float) -> None:
+        """Two keyframes ``gap`` seconds apart were seen: keep the smallest such spacing."""
+        self._gop_s = gap if self._gop_s is None else min(self._gop_s, gap)
+
     def _target(self, t: float) -> int:
         """The stream timestamp a seek to ``t`` seconds asks for."""
         return self._start_pts + int(max(0.0, t) / self._tb) if self._tb else 0
@@ -212,8 +216,7 @@ class SegmentReader:
                 if first is not None and landed is not None and landed > first[0]:
                     # two keyframes at least this far apart (adjacent where the steps back
                     # were shorter than their spacing): the smallest such gap is kept
-                    gap = landed - first[0]
-                    self._gop_s = gap if self._gop_s is None else min(self._gop_s, gap)
+                    self._learn_spacing(landed - first[0])
                 self._pending = first
                 return
             landed = first[0] if first is not None else None
@@ -243,7 +246,7 @@ class SegmentReader:
                 elif not self._indexed and key_s is not None and t > key_s:
                     # two keyframes in a row: their spacing bounds where the next seek
                     # starts (a file whose keyframes come closer later on)
-                    self._gop_s = t - key_s if self._gop_s is None else min(self._gop_s, t - key_s)
+                    self._learn_spacing(t - key_s)
                 key_s = t
             if can_skip:
                 early = packet.pts is not None and float(
