@@ -33,6 +33,8 @@ from pipeline.errors import ReuniteError, output_error
 from pipeline.inputs import display_name
 
 LOCK_NAME = "case.lock"
+# what flock raises when another process holds the lock
+_HELD_ELSEWHERE = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
 
 try:
     import fcntl
@@ -82,7 +84,7 @@ def hold_case(out_dir: Path, argv: list[str] | None = None,
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            if exc.errno in _HELD_ELSEWHERE:
                 raise _busy(out_dir, fd) from None
             warn(f"reunite: cannot lock {display_name(out_dir)} ({exc.strerror}); make sure no "
                  "other reunite command writes there meanwhile")
@@ -115,7 +117,7 @@ def check_not_busy(out_dir: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        if exc.errno in _HELD_ELSEWHERE:
             raise _busy(out_dir, fd) from None
     finally:
         os.close(fd)
